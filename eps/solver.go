@@ -1,0 +1,65 @@
+package eps
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+
+	"github.com/ipbench/ipbench/plugins/sdk"
+	"github.com/ipbench/ipbench/plugins/sdk/edm"
+)
+
+// Version is the EPS solver's version, recorded with its results.
+const Version = "0.1.0"
+
+// Solver is EPS on the EDM Heun sampler:
+//
+//	x_N ~ N(0, σ_max² I)
+//	for each step σᵢ → σᵢ₊₁ of edm.HeunSchedule(NFE):
+//	    μ* = Σ*(σ)(x/σ² + Aᵀy/σ_y²)           (the pivot, one shifted solve)
+//	    D(x; σ) = D_θ(μ*, y, σ) ≈ E[x₀ | μ*]    (one NFE)
+//	    Heun step of dx/dσ = (x − D(x; σ))/σ
+//
+// The counted NFE equals the requested NFE.
+type Solver struct{}
+
+// Info describes EPS.
+func (Solver) Info() sdk.Info {
+	return sdk.Info{
+		Name:         "eps",
+		Version:      Version,
+		Capabilities: []sdk.Capability{sdk.NeedsEPSModel},
+		NFEGrid:      []int{1, 2, 5, 10, 20, 50, 100},
+		Params: []sdk.Param{
+			{Name: "sigma_min", Default: edm.SigmaMin, Min: 1e-6, Max: 1, Doc: "smallest nonzero noise level of the EDM schedule"},
+			{Name: "rho", Default: edm.Rho, Min: 1, Max: 100, Doc: "EDM schedule exponent ρ"},
+		},
+	}
+}
+
+// Solve draws one posterior sample per row of dst.
+func (s Solver) Solve(ctx context.Context, dst [][]float64, p sdk.Problem, m sdk.Model, rng []*rand.Rand, nfe int, params map[string]float64) error {
+	if len(rng) != len(dst) {
+		return fmt.Errorf("eps: %d random streams for %d samples", len(rng), len(dst))
+	}
+	sched, err := edm.HeunSchedule(nfe, params["sigma_min"], p.SigmaMax, params["rho"])
+	if err != nil {
+		return fmt.Errorf("eps: %w", err)
+	}
+	_, d := p.Op.Dims()
+	aty := make([]float64, d)
+	p.Op.Adjoint(aty, p.Y)
+	for i, row := range dst {
+		for j := range row {
+			row[j] = p.SigmaMax * rng[i].NormFloat64()
+		}
+	}
+	pivots := sdk.NewRows(len(dst), d)
+	denoise := func(ctx context.Context, den, x [][]float64, sigma float64) error {
+		sdk.ParallelRows(len(x), func(i int) {
+			Pivot(pivots[i], p.Op, x[i], aty, 1, sigma, p.SigmaY)
+		})
+		return m.DenoiseEPS(ctx, den, pivots, sigma)
+	}
+	return edm.Heun(ctx, dst, sched, denoise)
+}

@@ -1,0 +1,49 @@
+package sdk
+
+import (
+	"runtime"
+	"sync"
+)
+
+// ParallelChunks splits [0, n) into at most GOMAXPROCS contiguous chunks and
+// calls f(lo, hi) for each on its own goroutine, so that f can allocate its
+// scratch once per chunk. Rows are independent, so the result does not depend
+// on the split.
+func ParallelChunks(n int, f func(lo, hi int)) {
+	workers := min(runtime.GOMAXPROCS(0), n)
+	if workers <= 1 {
+		if n > 0 {
+			f(0, n)
+		}
+		return
+	}
+	var wg sync.WaitGroup
+	chunk := (n + workers - 1) / workers
+	for lo := 0; lo < n; lo += chunk {
+		wg.Add(1)
+		go func(lo, hi int) {
+			defer wg.Done()
+			f(lo, hi)
+		}(lo, min(lo+chunk, n))
+	}
+	wg.Wait()
+}
+
+// ParallelRows calls f(i) for every i in [0, n), spread like ParallelChunks.
+func ParallelRows(n int, f func(i int)) {
+	ParallelChunks(n, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			f(i)
+		}
+	})
+}
+
+// NewRows returns n rows of length d backed by one allocation.
+func NewRows(n, d int) [][]float64 {
+	buf := make([]float64, n*d)
+	rows := make([][]float64, n)
+	for i := range rows {
+		rows[i] = buf[i*d : (i+1)*d : (i+1)*d]
+	}
+	return rows
+}
