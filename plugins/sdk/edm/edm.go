@@ -33,10 +33,10 @@ func Sigmas(n int, sigmaMin, sigmaMax, rho float64) []float64 {
 		return s
 	}
 	hi, lo := math.Pow(sigmaMax, 1/rho), math.Pow(sigmaMin, 1/rho)
-	for i := 0; i < n; i++ {
+	for i := 1; i < n-1; i++ {
 		s[i] = math.Pow(hi+float64(i)/float64(n-1)*(lo-hi), rho)
 	}
-	s[n] = 0
+	s[n-1], s[n] = sigmaMin, 0 // the ends exactly, not through the ρ-th power
 	return s
 }
 

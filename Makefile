@@ -1,0 +1,38 @@
+GO ?= go
+BIN := bin
+
+.PHONY: all build test bench vet fmt-check clean referee
+
+all: build
+
+build:
+	$(GO) build -o $(BIN)/ipbench ./harness/cmd/ipbench
+
+# vet, a gofmt check, then every test.
+test: vet fmt-check
+	$(GO) test -count=1 ./...
+
+vet:
+	$(GO) vet ./...
+
+fmt-check:
+	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt needed on:"; echo "$$out"; exit 1; fi
+
+# The embedded default benchmark: exact Gaussian-mixture problems (MCGdiff
+# family, d = 8 and 80) scored against their exact posteriors, EPS and DPS over
+# an NFE grid. No downloads; about two minutes on 2 cores.
+bench: build
+	@mkdir -p results
+	$(BIN)/ipbench gmm referee --solvers eps,dps --nfe 1,5,20,100 --dims 8,80 --obs 1,2,4 --problems 2 --n 1000 --seed 1 | tee results/gmm-referee.md
+	@echo "table written to results/gmm-referee.md"
+
+# The full referee table of the README (d up to 800; about 15 minutes).
+referee: build
+	$(BIN)/ipbench gmm referee --solvers eps,dps --nfe 20,50,100 --dims 8,80,800 --obs 1,2,4 --problems 3 --n 2000 --seed 1
+
+# Go benchmarks, including the EPS acceptance benchmark.
+gobench:
+	$(GO) test -run XXX -bench . -benchtime 1x ./harness/sample/ ./harness/operator/
+
+clean:
+	rm -rf $(BIN) results
