@@ -47,6 +47,7 @@ func commands() []command {
 		{"gmm family", "write a problem of the MCGdiff Gaussian-mixture family", runFamily},
 		{"gmm score", "score samples against the exact posterior of a problem file", runScore},
 		{"gmm referee", "score solvers on fresh MCGdiff-family problems and print a table", runReferee},
+		{"gmm images", "score solvers on image-shaped mixtures for every task, with structured operators", runImages},
 		{"solvers", "list the solvers", runSolvers},
 		{"version", "print the version", func(context.Context, []string, io.Writer) error { return nil }},
 	}

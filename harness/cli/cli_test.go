@@ -185,3 +185,18 @@ func TestFamilyAndReferee(t *testing.T) {
 		t.Errorf("solvers: exit %d, %s", code, stdout)
 	}
 }
+
+func TestImages(t *testing.T) {
+	code, stdout, stderr := run(t, "gmm", "images", "--size", "1x8x8", "--solvers", "eps", "--nfe", "3", "--n", "10")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	for _, task := range []string{"sr4", "sr4-pool", "inpaint-box", "inpaint-random", "deblur-gauss", "deblur-motion"} {
+		if !strings.Contains(stdout, "| "+task+" | eps | 3 | 0 |") {
+			t.Errorf("no row for %s in\n%s", task, stdout)
+		}
+	}
+	if code, _, stderr := run(t, "gmm", "images", "--size", "3x10x10", "--tasks", "sr4"); code != 2 || !strings.Contains(stderr, "divisible") {
+		t.Errorf("sr4 on 10×10: exit %d, %q", code, stderr)
+	}
+}

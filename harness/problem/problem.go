@@ -39,7 +39,7 @@ type File struct {
 // Problem is a checked problem, ready for the solvers.
 type Problem struct {
 	Prior  *gmm.Mixture
-	Op     *operator.Dense
+	Op     operator.Operator
 	Y      []float64
 	SigmaY float64
 }
