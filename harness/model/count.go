@@ -83,23 +83,37 @@ func (c *Counted) check(call string, sigma float64, dst [][]float64, in ...[][]f
 			if len(r) != c.Dim {
 				return fmt.Errorf("model %s: %s: input row %d has length %d, want %d", c.Name, call, i, len(r), c.Dim)
 			}
-			for j, v := range r {
-				if math.IsNaN(v) || math.IsInf(v, 0) {
-					return fmt.Errorf("model %s: %s: input row %d holds %v at %d", c.Name, call, i, v, j)
-				}
-			}
+		}
+		if i, j, v, bad := firstNonFinite(rows); bad {
+			return fmt.Errorf("model %s: %s: input row %d holds %v at %d", c.Name, call, i, v, j)
 		}
 	}
 	return nil
 }
 
-func (c *Counted) finite(call string, dst [][]float64) error {
-	for i, r := range dst {
-		for j, v := range r {
-			if math.IsNaN(v) || math.IsInf(v, 0) {
-				return fmt.Errorf("model %s: %s returned %v in row %d at %d", c.Name, call, v, i, j)
+// firstNonFinite finds a NaN or ±Inf, scanning the rows in parallel.
+func firstNonFinite(rows [][]float64) (row, col int, v float64, found bool) {
+	bad := make([]int, len(rows))
+	sdk.ParallelRows(len(rows), func(i int) {
+		bad[i] = -1
+		for j, x := range rows[i] {
+			if x-x != 0 { // NaN or ±Inf, without two calls per value
+				bad[i] = j
+				return
 			}
 		}
+	})
+	for i, j := range bad {
+		if j >= 0 {
+			return i, j, rows[i][j], true
+		}
+	}
+	return 0, 0, 0, false
+}
+
+func (c *Counted) finite(call string, dst [][]float64) error {
+	if i, j, v, bad := firstNonFinite(dst); bad {
+		return fmt.Errorf("model %s: %s returned %v in row %d at %d", c.Name, call, v, i, j)
 	}
 	return nil
 }

@@ -12,6 +12,8 @@ import (
 	"context"
 	"fmt"
 	"math"
+
+	"github.com/ipbench/ipbench/plugins/sdk"
 )
 
 // Defaults of the EDM paper for images in [-1, 1].
@@ -114,8 +116,17 @@ func Heun(ctx context.Context, x [][]float64, s Schedule, denoise Denoiser) erro
 	if n == 0 {
 		return nil
 	}
+	out := x
 	d := len(x[0])
-	dir, next, den := rows(n, d), rows(n, d), rows(n, d)
+	dir, next, den := sdk.NewRows(n, d), sdk.NewRows(n, d), sdk.NewRows(n, d)
+	defer func() {
+		// After an odd number of swaps the result sits in the scratch rows.
+		if &x[0] != &out[0] {
+			for r := range out {
+				copy(out[r], x[r])
+			}
+		}
+	}()
 	for i, heun := range s.Heun {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -125,36 +136,25 @@ func Heun(ctx context.Context, x [][]float64, s Schedule, denoise Denoiser) erro
 			return err
 		}
 		h := sn - si
-		for r := range x {
+		sdk.ParallelRows(n, func(r int) {
 			xr, dr, nr, er := x[r], dir[r], next[r], den[r]
 			for j := range xr {
 				dr[j] = (xr[j] - er[j]) / si
 				nr[j] = xr[j] + h*dr[j]
 			}
-		}
+		})
 		if heun && sn > 0 {
 			if err := denoise(ctx, den, next, sn); err != nil {
 				return err
 			}
-			for r := range x {
+			sdk.ParallelRows(n, func(r int) {
 				xr, dr, nr, er := x[r], dir[r], next[r], den[r]
 				for j := range xr {
 					nr[j] = xr[j] + h*0.5*(dr[j]+(nr[j]-er[j])/sn)
 				}
-			}
+			})
 		}
-		for r := range x {
-			copy(x[r], next[r])
-		}
+		x, next = next, x // the new state is in next; x's rows become scratch
 	}
 	return nil
-}
-
-func rows(n, d int) [][]float64 {
-	buf := make([]float64, n*d)
-	r := make([][]float64, n)
-	for i := range r {
-		r[i] = buf[i*d : (i+1)*d]
-	}
-	return r
 }
