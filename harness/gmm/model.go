@@ -2,6 +2,7 @@ package gmm
 
 import (
 	"context"
+	"sync"
 
 	"github.com/ipbench/ipbench/harness/operator"
 	"github.com/ipbench/ipbench/plugins/sdk"
@@ -12,6 +13,10 @@ import (
 type Model struct {
 	mix *Mixture
 	eps *EPS
+
+	// Per-goroutine workspaces, reused across calls so that a sampler's
+	// memory does not grow with its number of steps.
+	denoisers, scratch sync.Pool
 }
 
 // Model returns the exact model of m for the problem (A, σ_y).
@@ -20,13 +25,17 @@ func (m *Mixture) Model(op operator.Operator, sigmaY float64) (*Model, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Model{mix: m, eps: e}, nil
+	md := &Model{mix: m, eps: e}
+	md.denoisers.New = func() any { return m.NewDenoiser() }
+	md.scratch.New = func() any { return e.NewScratch() }
+	return md, nil
 }
 
 // Denoise sets dst[i] = D(x[i]; σ).
 func (m *Model) Denoise(ctx context.Context, dst, x [][]float64, sigma float64) error {
 	sdk.ParallelChunks(len(x), func(lo, hi int) {
-		dn := m.mix.NewDenoiser()
+		dn := m.denoisers.Get().(*Denoiser)
+		defer m.denoisers.Put(dn)
 		for i := lo; i < hi; i++ {
 			dn.Denoise(dst[i], x[i], sigma)
 		}
@@ -37,7 +46,8 @@ func (m *Model) Denoise(ctx context.Context, dst, x [][]float64, sigma float64) 
 // VJP sets dst[i] = J(x[i]; σ)ᵀ v[i].
 func (m *Model) VJP(ctx context.Context, dst, x [][]float64, sigma float64, v [][]float64) error {
 	sdk.ParallelChunks(len(x), func(lo, hi int) {
-		dn := m.mix.NewDenoiser()
+		dn := m.denoisers.Get().(*Denoiser)
+		defer m.denoisers.Put(dn)
 		for i := lo; i < hi; i++ {
 			dn.VJP(dst[i], x[i], sigma, v[i])
 		}
@@ -52,7 +62,8 @@ func (m *Model) DenoiseEPS(ctx context.Context, dst, pivot [][]float64, sigma fl
 		return err
 	}
 	sdk.ParallelChunks(len(pivot), func(lo, hi int) {
-		s := m.eps.NewScratch()
+		s := m.scratch.Get().(*Scratch)
+		defer m.scratch.Put(s)
 		for i := lo; i < hi; i++ {
 			l.Denoise(dst[i], pivot[i], s)
 		}

@@ -7,6 +7,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"sync"
 	"sync/atomic"
 
 	"github.com/ipbench/ipbench/plugins/sdk"
@@ -93,22 +94,26 @@ func (c *Counted) check(call string, sigma float64, dst [][]float64, in ...[][]f
 
 // firstNonFinite finds a NaN or ±Inf, scanning the rows in parallel.
 func firstNonFinite(rows [][]float64) (row, col int, v float64, found bool) {
-	bad := make([]int, len(rows))
-	sdk.ParallelRows(len(rows), func(i int) {
-		bad[i] = -1
-		for j, x := range rows[i] {
-			if x-x != 0 { // NaN or ±Inf, without two calls per value
-				bad[i] = j
-				return
+	var mu sync.Mutex
+	row, col = len(rows), 0
+	sdk.ParallelChunks(len(rows), func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			for j, x := range rows[i] {
+				if x-x != 0 { // NaN or ±Inf, without two calls per value
+					mu.Lock()
+					if i < row {
+						row, col = i, j
+					}
+					mu.Unlock()
+					return
+				}
 			}
 		}
 	})
-	for i, j := range bad {
-		if j >= 0 {
-			return i, j, rows[i][j], true
-		}
+	if row == len(rows) {
+		return 0, 0, 0, false
 	}
-	return 0, 0, 0, false
+	return row, col, rows[row][col], true
 }
 
 func (c *Counted) finite(call string, dst [][]float64) error {

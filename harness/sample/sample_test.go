@@ -194,6 +194,7 @@ func BenchmarkEPS(b *testing.B) {
 	eps, _ := solvers.Get("eps")
 	for _, nfe := range []int{20, 100} {
 		b.Run("d800_m4_n2000_nfe"+strconv.Itoa(nfe), func(b *testing.B) {
+			b.ReportAllocs()
 			var peak uint64
 			for i := 0; i < b.N; i++ {
 				peak = max(peak, peakHeap(func() {
