@@ -30,10 +30,7 @@ func (Solver) Info() sdk.Info {
 		Version:      Version,
 		Capabilities: []sdk.Capability{sdk.NeedsEPSModel},
 		NFEGrid:      []int{1, 2, 5, 10, 20, 50, 100},
-		Params: []sdk.Param{
-			{Name: "sigma_min", Default: edm.SigmaMin, Min: 1e-6, Max: 1, Doc: "smallest nonzero noise level of the EDM schedule"},
-			{Name: "rho", Default: edm.Rho, Min: 1, Max: 100, Doc: "EDM schedule exponent ρ"},
-		},
+		Params:       edm.Params(),
 	}
 }
 

@@ -39,12 +39,10 @@ func (Solver) Info() sdk.Info {
 		Version:      Version,
 		Capabilities: []sdk.Capability{sdk.NeedsVJP},
 		NFEGrid:      []int{20, 50, 100, 200, 500, 1000},
-		Params: []sdk.Param{
+		Params: append([]sdk.Param{
 			{Name: "zeta", Default: 1, Min: 0, Max: 1e6, Doc: "step size ζ of the likelihood gradient"},
 			{Name: "ancestral", Default: 1, Min: 0, Max: 1, Doc: "1: stochastic ancestral steps as in the paper; 0: deterministic Euler steps"},
-			{Name: "sigma_min", Default: edm.SigmaMin, Min: 1e-6, Max: 1, Doc: "smallest nonzero noise level of the EDM schedule"},
-			{Name: "rho", Default: edm.Rho, Min: 1, Max: 100, Doc: "EDM schedule exponent ρ"},
-		},
+		}, edm.Params()...),
 	}
 }
 

@@ -59,6 +59,7 @@ func run(t *testing.T, zeta float64, nfe, n int) (mean []float64, counted *model
 func TestDPSMovesTowardData(t *testing.T) {
 	m0, _ := run(t, 0, 200, 400)
 	m1, c := run(t, 1, 200, 400)
+	t.Logf("mean with ζ = 0: %.3f; with ζ = 1: %.3f", m0, m1)
 	for j := range m1 {
 		if m0[j] < -0.3 || m0[j] > 0.3 {
 			t.Errorf("ζ = 0: mean[%d] = %.3f, want the prior mean 0 (±0.3)", j, m0[j])

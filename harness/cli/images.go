@@ -7,8 +7,6 @@ import (
 	"math/rand/v2"
 	"strings"
 
-	"github.com/ipbench/ipbench/harness/gmm"
-	"github.com/ipbench/ipbench/harness/problem"
 	"github.com/ipbench/ipbench/harness/referee"
 	"github.com/ipbench/ipbench/harness/sample"
 	"github.com/ipbench/ipbench/harness/solvers"
@@ -41,11 +39,9 @@ func runImages(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	names := strings.Split(*solverList, ",")
-	for _, s := range names {
-		if _, err := solvers.Get(s); err != nil {
-			return asInput(err)
-		}
+	names, err := solverNames(*solverList)
+	if err != nil {
+		return err
 	}
 	if *k < 1 || !(*c > 0) || !(*sigmaY > 0) || !(*sigmaMax > 0) || *n < 2 {
 		return badInput("--components ≥ 1, --n ≥ 2 and positive --variance, --sigma-y, --sigma-max are needed")
@@ -62,24 +58,11 @@ func runImages(ctx context.Context, args []string, stdout io.Writer) error {
 	fmt.Fprintf(stdout, "| task | solver | NFE | VJP | SW₂ to exact | exact floor | ratio | mean RMS error (floor) | s/run |\n")
 	fmt.Fprintf(stdout, "|---|---|---:|---:|---:|---:|---:|---|---:|\n")
 	for ti, r := range specs {
-		rng := rand.New(rand.NewPCG(*seed, uint64(ti)))
-		op, err := task.Build(r, shape, rng)
-		if err != nil {
-			return asInput(err)
-		}
-		prior, err := gmm.NewImagePrior(shape, gmm.SyntheticImages(shape, *k, rng), *c)
+		p, err := imageProblem(r, shape, *k, *c, *sigmaY, rand.New(rand.NewPCG(*seed, uint64(ti))))
 		if err != nil {
 			return err
 		}
-		m, d := op.Dims()
-		x0, y := make([]float64, d), make([]float64, m)
-		prior.Sample(x0, rng)
-		op.Apply(y, x0)
-		for i := range y {
-			y[i] += *sigmaY * rng.NormFloat64()
-		}
-		p := &problem.Problem{Prior: prior, Op: op, Y: y, SigmaY: *sigmaY}
-		post, err := prior.Posterior(op, y, *sigmaY)
+		post, err := p.Prior.Posterior(p.Op, p.Y, p.SigmaY)
 		if err != nil {
 			return err
 		}

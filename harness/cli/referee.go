@@ -13,6 +13,19 @@ import (
 	"github.com/ipbench/ipbench/harness/solvers"
 )
 
+// solverNames splits a comma-separated list of solvers and checks each name.
+func solverNames(list string) ([]string, error) {
+	var names []string
+	for _, s := range strings.Split(list, ",") {
+		s = strings.TrimSpace(s)
+		if _, err := solvers.Get(s); err != nil {
+			return nil, asInput(err)
+		}
+		names = append(names, s)
+	}
+	return names, nil
+}
+
 // runReferee draws fresh problems of the MCGdiff family, runs each solver at
 // each NFE and prints one Markdown row per (d, m, solver, NFE), averaged over
 // the problems.
@@ -41,11 +54,9 @@ func runReferee(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	names := strings.Split(*solverList, ",")
-	for _, s := range names {
-		if _, err := solvers.Get(s); err != nil {
-			return asInput(err)
-		}
+	names, err := solverNames(*solverList)
+	if err != nil {
+		return err
 	}
 	if *problems < 1 || *n < 2 {
 		return badInput("--problems must be ≥ 1 and --n ≥ 2")

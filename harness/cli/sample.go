@@ -100,23 +100,12 @@ func runExport(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return asInput(err)
 	}
-	rng := rand.New(rand.NewPCG(*seed, 0x1be7c4))
-	op, err := task.Build(r, shape, rng)
-	if err != nil {
-		return asInput(err)
-	}
-	prior, err := gmm.NewImagePrior(shape, gmm.SyntheticImages(shape, *k, rng), *c)
+	p, err := imageProblem(r, shape, *k, *c, *sigmaY, rand.New(rand.NewPCG(*seed, 0x1be7c4)))
 	if err != nil {
 		return err
 	}
-	m, d := op.Dims()
-	x0, y := make([]float64, d), make([]float64, m)
-	prior.Sample(x0, rng)
-	op.Apply(y, x0)
-	for i := range y {
-		y[i] += *sigmaY * rng.NormFloat64()
-	}
-	f, err := problem.FromOperator(prior, op, y, *sigmaY)
+	m, d := p.Op.Dims()
+	f, err := problem.FromOperator(p.Prior, p.Op, p.Y, p.SigmaY)
 	if err != nil {
 		return err
 	}
@@ -125,6 +114,28 @@ func runExport(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "%s at %s: d = %d, m = %d, %d components, σ_y = %v, parameters %v → %s\n", r.Name, *size, d, m, *k, *sigmaY, r.Params, *out)
 	return nil
+}
+
+// imageProblem draws an image-shaped problem of task r: the operator (with
+// its per-image randomness), a prior of k synthetic smooth images with shared
+// variance c, x₀ from the prior and y = A x₀ + σ_y n, all from rng.
+func imageProblem(r task.Resolved, shape operator.Shape, k int, c, sigmaY float64, rng *rand.Rand) (*problem.Problem, error) {
+	op, err := task.Build(r, shape, rng)
+	if err != nil {
+		return nil, asInput(err)
+	}
+	prior, err := gmm.NewImagePrior(shape, gmm.SyntheticImages(shape, k, rng), c)
+	if err != nil {
+		return nil, err
+	}
+	m, d := op.Dims()
+	x0, y := make([]float64, d), make([]float64, m)
+	prior.Sample(x0, rng)
+	op.Apply(y, x0)
+	for i := range y {
+		y[i] += sigmaY * rng.NormFloat64()
+	}
+	return &problem.Problem{Prior: prior, Op: op, Y: y, SigmaY: sigmaY}, nil
 }
 
 func parseShape(s string) (operator.Shape, error) {

@@ -23,6 +23,15 @@ const (
 	Rho      = 7.0
 )
 
+// Params are the schedule's parameters as solver parameters, for the
+// solvers that run on EDM levels: σ_min and ρ (σ_max comes with the problem).
+func Params() []sdk.Param {
+	return []sdk.Param{
+		{Name: "sigma_min", Default: SigmaMin, Min: 1e-6, Max: 1, Doc: "smallest nonzero noise level of the EDM schedule"},
+		{Name: "rho", Default: Rho, Min: 1, Max: 100, Doc: "EDM schedule exponent ρ"},
+	}
+}
+
 // Sigmas returns the n+1 EDM noise levels σ₀ > σ₁ > … > σ_{n−1} > σ_n = 0,
 //
 //	σᵢ = (σ_max^{1/ρ} + i/(n−1) (σ_min^{1/ρ} − σ_max^{1/ρ}))^ρ,  i < n,
