@@ -36,9 +36,6 @@ func (Solver) Info() sdk.Info {
 
 // Solve draws one posterior sample per row of dst.
 func (s Solver) Solve(ctx context.Context, dst [][]float64, p sdk.Problem, m sdk.Model, rng []*rand.Rand, nfe int, params map[string]float64) error {
-	if len(rng) != len(dst) {
-		return fmt.Errorf("eps: %d random streams for %d samples", len(rng), len(dst))
-	}
 	sched, err := edm.HeunSchedule(nfe, params["sigma_min"], p.SigmaMax, params["rho"])
 	if err != nil {
 		return fmt.Errorf("eps: %w", err)
@@ -46,10 +43,8 @@ func (s Solver) Solve(ctx context.Context, dst [][]float64, p sdk.Problem, m sdk
 	_, d := p.Op.Dims()
 	aty := make([]float64, d)
 	p.Op.Adjoint(aty, p.Y)
-	for i, row := range dst {
-		for j := range row {
-			row[j] = p.SigmaMax * rng[i].NormFloat64()
-		}
+	if err := edm.Start(dst, p.SigmaMax, rng); err != nil {
+		return fmt.Errorf("eps: %w", err)
 	}
 	pivots := sdk.NewRows(len(dst), d)
 	denoise := func(ctx context.Context, den, x [][]float64, sigma float64) error {

@@ -48,9 +48,6 @@ func (Solver) Info() sdk.Info {
 
 // Solve draws one posterior sample per row of dst.
 func (Solver) Solve(ctx context.Context, dst [][]float64, p sdk.Problem, m sdk.Model, rng []*rand.Rand, nfe int, params map[string]float64) error {
-	if len(rng) != len(dst) {
-		return fmt.Errorf("dps: %d random streams for %d samples", len(rng), len(dst))
-	}
 	if nfe < 1 {
 		return fmt.Errorf("dps: NFE must be at least 1, got %d", nfe)
 	}
@@ -59,10 +56,8 @@ func (Solver) Solve(ctx context.Context, dst [][]float64, p sdk.Problem, m sdk.M
 	mm, d := p.Op.Dims()
 	n := len(dst)
 	x0, g, grad := sdk.NewRows(n, d), sdk.NewRows(n, d), sdk.NewRows(n, d)
-	for i, row := range dst {
-		for j := range row {
-			row[j] = p.SigmaMax * rng[i].NormFloat64()
-		}
+	if err := edm.Start(dst, p.SigmaMax, rng); err != nil {
+		return fmt.Errorf("dps: %w", err)
 	}
 	for i := 0; i < nfe; i++ {
 		if err := ctx.Err(); err != nil {

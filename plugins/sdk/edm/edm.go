@@ -12,6 +12,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"math/rand/v2"
 
 	"github.com/ipbench/ipbench/plugins/sdk"
 )
@@ -107,6 +108,20 @@ func EulerSchedule(nfe int, sigmaMin, sigmaMax, rho float64) (Schedule, error) {
 		return Schedule{}, fmt.Errorf("edm: need 0 < σ_min < σ_max and ρ > 0, got σ_min=%v σ_max=%v ρ=%v", sigmaMin, sigmaMax, rho)
 	}
 	return Schedule{Sigmas: Sigmas(nfe, sigmaMin, sigmaMax, rho), Heun: make([]bool, nfe)}, nil
+}
+
+// Start draws the sampler's starting state x_N ~ N(0, σ_max² I), row i from
+// rng[i] alone.
+func Start(dst [][]float64, sigmaMax float64, rng []*rand.Rand) error {
+	if len(rng) != len(dst) {
+		return fmt.Errorf("edm: %d random streams for %d samples", len(rng), len(dst))
+	}
+	for i, row := range dst {
+		for j := range row {
+			row[j] = sigmaMax * rng[i].NormFloat64()
+		}
+	}
+	return nil
 }
 
 // Denoiser evaluates D(x; σ) row by row into dst.
