@@ -112,11 +112,13 @@ func (e *EPS) At(sigma float64) (*Level, error) {
 	l := &Level{e: e, a: a}
 	m := e.m
 	if m.vars != nil {
+		mm, _ := e.op.Dims()
+		w, ax := make([]float64, m.d), make([]float64, mm)
 		for _, g := range e.groups {
 			il := isoLevel{group: g, mb: make([][]float64, len(m.basis))}
 			for j, bj := range m.basis {
 				il.mb[j] = make([]float64, m.d)
-				e.applyM(il.mb[j], bj, g.c, a, make([]float64, m.d))
+				e.applyM(il.mb[j], bj, g.c, a, w, ax)
 			}
 			r := len(m.basis)
 			bmb := make([]float64, r*r)
@@ -167,15 +169,13 @@ func (e *EPS) At(sigma float64) (*Level, error) {
 }
 
 // applyM sets dst = (cI + Σ*)⁻¹ v = (aI + bAᵀA) w with
-// w = ((1 + ca) I + cb AᵀA)⁻¹ v. tmp is scratch of length d.
-func (e *EPS) applyM(dst, v []float64, c, a float64, tmp []float64) {
-	e.op.SolveShifted(tmp, 1+c*a, c*e.b, v)
-	mm, _ := e.op.Dims()
-	ax := make([]float64, mm)
-	e.op.Apply(ax, tmp)
+// w = ((1 + ca) I + cb AᵀA)⁻¹ v. w (length d) and ax (length m) are scratch.
+func (e *EPS) applyM(dst, v []float64, c, a float64, w, ax []float64) {
+	e.op.SolveShifted(w, 1+c*a, c*e.b, v)
+	e.op.Apply(ax, w)
 	e.op.Adjoint(dst, ax)
 	for i := range dst {
-		dst[i] = a*tmp[i] + e.b*dst[i]
+		dst[i] = a*w[i] + e.b*dst[i]
 	}
 }
 
@@ -256,13 +256,7 @@ func (l *Level) Denoise(dst, pivot []float64, s *Scratch) {
 
 // groupU sets u = (cI + Σ*)⁻¹ μ* for the group's c.
 func (l *Level) groupU(u, pivot []float64, il *isoLevel, s *Scratch) {
-	e := l.e
-	e.op.SolveShifted(s.w, 1+il.c*l.a, il.c*e.b, pivot)
-	e.op.Apply(s.ax, s.w)
-	e.op.Adjoint(u, s.ax)
-	for i := range u {
-		u[i] = l.a*s.w[i] + e.b*u[i]
-	}
+	l.e.applyM(u, pivot, il.c, l.a, s.w, s.ax)
 }
 
 func (l *Level) denoiseFull(dst, pivot []float64, s *Scratch) {
