@@ -37,7 +37,7 @@ func asInput(err error) error {
 
 type command struct {
 	name, usage string
-	run         func(ctx context.Context, args []string, stdout io.Writer) error
+	run         func(ctx context.Context, args []string, stdout, stderr io.Writer) error
 }
 
 func commands() []command {
@@ -49,7 +49,7 @@ func commands() []command {
 		{"gmm referee", "score solvers on fresh MCGdiff-family problems and print a table", runReferee},
 		{"gmm images", "score solvers on image-shaped mixtures for every task, with structured operators", runImages},
 		{"solvers", "list the solvers", runSolvers},
-		{"version", "print the version", func(context.Context, []string, io.Writer) error { return nil }},
+		{"version", "print the version", func(context.Context, []string, io.Writer, io.Writer) error { return nil }},
 	}
 }
 
@@ -68,7 +68,7 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	for _, c := range commands() {
 		words := strings.Fields(c.name)
 		if len(args) >= len(words) && strings.Join(args[:len(words)], " ") == c.name {
-			err := c.run(ctx, args[len(words):], stdout)
+			err := c.run(ctx, args[len(words):], stdout, stderr)
 			if err == nil {
 				return 0
 			}

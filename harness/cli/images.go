@@ -12,11 +12,12 @@ import (
 	"github.com/ipbench/ipbench/harness/solvers"
 	"github.com/ipbench/ipbench/harness/task"
 	"github.com/ipbench/ipbench/plugins/sdk/edm"
+	"github.com/ipbench/ipbench/reports/table"
 )
 
 // runImages scores solvers on image-shaped Gaussian mixtures for every task,
 // with the structured operators themselves (no dense matrix is formed).
-func runImages(ctx context.Context, args []string, stdout io.Writer) error {
+func runImages(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("gmm images", stdout)
 	taskList := fs.String("tasks", strings.Join(task.Names(), ","), "tasks, comma-separated")
 	size := fs.String("size", "3x32x32", "image shape CxHxW")
@@ -55,8 +56,7 @@ func runImages(ctx context.Context, args []string, stdout io.Writer) error {
 		specs = append(specs, r)
 	}
 	fmt.Fprintf(stdout, "Image-shaped mixtures at %s: %d components N(mₖ, %gI), σ_y = %g, σ_max = %g, %d samples per run.\n\n", *size, *k, *c, *sigmaY, *sigmaMax, *n)
-	fmt.Fprintf(stdout, "| task | solver | NFE | VJP | SW₂ to exact | exact floor | ratio | mean RMS error (floor) | s/run |\n")
-	fmt.Fprintf(stdout, "|---|---|---:|---:|---:|---:|---:|---|---:|\n")
+	tb := table.New("task", "solver", "NFE", "VJP", "SW₂ to exact", "exact floor", "ratio", "mean RMS error (floor)", "s/run")
 	for ti, r := range specs {
 		p, err := imageProblem(r, shape, *k, *c, *sigmaY, rand.New(rand.NewPCG(*seed, uint64(ti))))
 		if err != nil {
@@ -77,10 +77,12 @@ func runImages(ctx context.Context, args []string, stdout io.Writer) error {
 				if err != nil {
 					return err
 				}
-				fmt.Fprintf(stdout, "| %s | %s | %.0f | %.0f | %.4f | %.4f | %.2f | %.4f (%.4f) | %.2f |\n",
-					r.Name, name, res.NFE, res.VJP, sc.SW, sc.SWFloor, sc.Ratio, sc.MeanError, sc.MeanFloor, res.Seconds)
+				tb.Append(r.Name, name, fmt.Sprintf("%.0f", res.NFE), fmt.Sprintf("%.0f", res.VJP),
+					fmt.Sprintf("%.4f", sc.SW), fmt.Sprintf("%.4f", sc.SWFloor), fmt.Sprintf("%.2f", sc.Ratio),
+					fmt.Sprintf("%.4f (%.4f)", sc.MeanError, sc.MeanFloor), fmt.Sprintf("%.2f", res.Seconds))
+				fmt.Fprintf(stderr, "%s %s %d NFE: ratio %.2f\n", r.Name, name, nfe, sc.Ratio)
 			}
 		}
 	}
-	return nil
+	return tb.Render(stdout, table.Markdown)
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/ipbench/ipbench/harness/referee"
 	"github.com/ipbench/ipbench/harness/sample"
 	"github.com/ipbench/ipbench/harness/solvers"
+	"github.com/ipbench/ipbench/reports/table"
 )
 
 // solverNames splits a comma-separated list of solvers and checks each name.
@@ -29,7 +30,7 @@ func solverNames(list string) ([]string, error) {
 // runReferee draws fresh problems of the MCGdiff family, runs each solver at
 // each NFE and prints one Markdown row per (d, m, solver, NFE), averaged over
 // the problems.
-func runReferee(ctx context.Context, args []string, stdout io.Writer) error {
+func runReferee(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("gmm referee", stdout)
 	solverList := fs.String("solvers", "eps,dps", "solvers, comma-separated")
 	nfeList := fs.String("nfe", "20,50,100", "NFE values, comma-separated")
@@ -61,8 +62,7 @@ func runReferee(ctx context.Context, args []string, stdout io.Writer) error {
 	if *problems < 1 || *n < 2 {
 		return badInput("--problems must be ≥ 1 and --n ≥ 2")
 	}
-	fmt.Fprintf(stdout, "| d | m | solver | NFE | VJP | SW₂ to exact | exact floor | ratio | weight TV (floor) | s/run |\n")
-	fmt.Fprintf(stdout, "|---:|---:|---|---:|---:|---:|---:|---:|---|---:|\n")
+	tb := table.New("d", "m", "solver", "NFE", "VJP", "SW₂ to exact", "exact floor", "ratio", "weight TV (floor)", "s/run")
 	for _, d := range dims {
 		for _, m := range obs {
 			probs := make([]*problem.Problem, *problems)
@@ -104,11 +104,13 @@ func runReferee(ctx context.Context, args []string, stdout io.Writer) error {
 						secs += res.Seconds / k
 						vjp = res.VJP
 					}
-					fmt.Fprintf(stdout, "| %d | %d | %s | %d | %.0f | %.3f | %.3f | %.2f | %.3f (%.3f) | %.2f |\n",
-						d, m, name, nfe, vjp, sw, floor, ratio, tv, tvf, secs)
+					tb.Append(fmt.Sprint(d), fmt.Sprint(m), name, fmt.Sprint(nfe), fmt.Sprintf("%.0f", vjp),
+						fmt.Sprintf("%.3f", sw), fmt.Sprintf("%.3f", floor), fmt.Sprintf("%.2f", ratio),
+						fmt.Sprintf("%.3f (%.3f)", tv, tvf), fmt.Sprintf("%.2f", secs))
+					fmt.Fprintf(stderr, "d=%d m=%d %s %d NFE: ratio %.2f\n", d, m, name, nfe, ratio)
 				}
 			}
 		}
 	}
-	return nil
+	return tb.Render(stdout, table.Markdown)
 }

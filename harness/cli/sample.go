@@ -20,7 +20,7 @@ import (
 	"github.com/ipbench/ipbench/plugins/sdk"
 )
 
-func runSample(ctx context.Context, args []string, stdout io.Writer) error {
+func runSample(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("sample", stdout)
 	path := fs.String("problem-file", "", "problem file (JSON)")
 	name := fs.String("solver", "eps", "solver: "+strings.Join(solvers.Names(), ", "))
@@ -69,7 +69,7 @@ func runSample(ctx context.Context, args []string, stdout io.Writer) error {
 	return nil
 }
 
-func runExport(ctx context.Context, args []string, stdout io.Writer) error {
+func runExport(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("gmm export", stdout)
 	taskName := fs.String("task", "", "task: "+strings.Join(task.Names(), ", "))
 	size := fs.String("size", "3x16x16", "image shape CxHxW")
@@ -146,7 +146,7 @@ func parseShape(s string) (operator.Shape, error) {
 	return sh, nil
 }
 
-func runFamily(ctx context.Context, args []string, stdout io.Writer) error {
+func runFamily(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("gmm family", stdout)
 	d := fs.Int("dim", 80, "dimension d (even)")
 	m := fs.Int("obs", 2, "observations m")
@@ -169,7 +169,7 @@ func runFamily(ctx context.Context, args []string, stdout io.Writer) error {
 	return nil
 }
 
-func runScore(ctx context.Context, args []string, stdout io.Writer) error {
+func runScore(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("gmm score", stdout)
 	path := fs.String("problem-file", "", "problem file (JSON)")
 	samplesPath := fs.String("samples", "", "samples file (JSON, as `ipbench sample` writes it)")
@@ -215,7 +215,7 @@ func runScore(ctx context.Context, args []string, stdout io.Writer) error {
 	return nil
 }
 
-func runSolvers(ctx context.Context, args []string, stdout io.Writer) error {
+func runSolvers(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("solvers", stdout)
 	if err := parse(fs, args); err != nil {
 		return err
