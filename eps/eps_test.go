@@ -1,12 +1,14 @@
 package eps
 
 import (
+	"context"
 	"math/rand/v2"
 	"testing"
 
 	"gonum.org/v1/gonum/mat"
 
 	"github.com/ipbench/ipbench/harness/operator"
+	"github.com/ipbench/ipbench/plugins/sdk"
 )
 
 // μ* = (aI + bAᵀA)⁻¹ (α x/σ² + bAᵀy) against a dense solve in the test.
@@ -33,8 +35,11 @@ func TestPivotClosedForm(t *testing.T) {
 		}
 		aty := make([]float64, d)
 		op.Adjoint(aty, y)
+		ctx := context.Background()
 		got := make([]float64, d)
-		Pivot(got, op, x, aty, tc.alpha, tc.sigma, tc.sigmaY)
+		if err := Pivots(ctx, [][]float64{got}, sdk.Local(op), [][]float64{x}, aty, tc.alpha, tc.sigma, tc.sigmaY); err != nil {
+			t.Fatal(err)
+		}
 
 		am := mat.NewDense(m, d, a)
 		var prec mat.Dense
@@ -61,7 +66,9 @@ func TestPivotClosedForm(t *testing.T) {
 		}
 		// In place (dst aliasing x) gives the same.
 		xc := append([]float64(nil), x...)
-		Pivot(xc, op, xc, aty, tc.alpha, tc.sigma, tc.sigmaY)
+		if err := Pivots(ctx, [][]float64{xc}, sdk.Local(op), [][]float64{xc}, aty, tc.alpha, tc.sigma, tc.sigmaY); err != nil {
+			t.Fatal(err)
+		}
 		for i := range xc {
 			if xc[i] != got[i] {
 				t.Fatalf("in-place pivot differs")

@@ -14,17 +14,23 @@
 package eps
 
 import (
-	"github.com/ipbench/ipbench/harness/operator"
+	"context"
+
+	"github.com/ipbench/ipbench/plugins/sdk"
 )
 
-// Pivot sets dst = μ* = Σ*(α x/σ² + Aᵀy/σ_y²) with Σ* = (aI + bAᵀA)⁻¹,
-// a = α²/σ², b = 1/σ_y². aty is Aᵀy. dst may alias x.
-func Pivot(dst []float64, op operator.Operator, x, aty []float64, alpha, sigma, sigmaY float64) {
+// Pivots sets dst[i] = μ*(x[i]) = Σ*(α x[i]/σ² + Aᵀy/σ_y²) with
+// Σ* = (aI + bAᵀA)⁻¹, a = α²/σ², b = 1/σ_y²: one batched shifted solve.
+// aty is Aᵀy. dst may alias x.
+func Pivots(ctx context.Context, dst [][]float64, op sdk.Operator, x [][]float64, aty []float64, alpha, sigma, sigmaY float64) error {
 	s2, b := sigma*sigma, 1/(sigmaY*sigmaY)
-	for i := range dst {
-		dst[i] = alpha*x[i]/s2 + b*aty[i]
-	}
-	op.SolveShifted(dst, alpha*alpha/s2, b, dst)
+	sdk.ParallelRows(len(x), func(r int) {
+		xr, dr := x[r], dst[r]
+		for i := range dr {
+			dr[i] = alpha*xr[i]/s2 + b*aty[i]
+		}
+	})
+	return op.SolveShifted(ctx, dst, alpha*alpha/s2, b, dst)
 }
 
 // Score sets dst = ∇ log p(x_t | y) = (α D − x_t)/σ², D = E[x₀ | μ*, y].

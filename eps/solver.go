@@ -3,7 +3,6 @@ package eps
 import (
 	"context"
 	"fmt"
-	"math/rand/v2"
 
 	"github.com/ipbench/ipbench/plugins/sdk"
 	"github.com/ipbench/ipbench/plugins/sdk/edm"
@@ -35,22 +34,24 @@ func (Solver) Info() sdk.Info {
 }
 
 // Solve draws one posterior sample per row of dst.
-func (s Solver) Solve(ctx context.Context, dst [][]float64, p sdk.Problem, m sdk.Model, rng []*rand.Rand, nfe int, params map[string]float64) error {
+func (s Solver) Solve(ctx context.Context, dst [][]float64, p sdk.Problem, m sdk.Model, seeds []sdk.Seed, nfe int, params map[string]float64) error {
 	sched, err := edm.HeunSchedule(nfe, params["sigma_min"], p.SigmaMax, params["rho"])
 	if err != nil {
 		return fmt.Errorf("eps: %w", err)
 	}
 	_, d := p.Op.Dims()
-	aty := make([]float64, d)
-	p.Op.Adjoint(aty, p.Y)
-	if err := edm.Start(dst, p.SigmaMax, rng); err != nil {
+	aty := sdk.NewRows(1, d)
+	if err := p.Op.Adjoint(ctx, aty, [][]float64{p.Y}); err != nil {
+		return err
+	}
+	if err := edm.Start(dst, p.SigmaMax, sdk.Rands(seeds)); err != nil {
 		return fmt.Errorf("eps: %w", err)
 	}
 	pivots := sdk.NewRows(len(dst), d)
 	denoise := func(ctx context.Context, den, x [][]float64, sigma float64) error {
-		sdk.ParallelRows(len(x), func(i int) {
-			Pivot(pivots[i], p.Op, x[i], aty, 1, sigma, p.SigmaY)
-		})
+		if err := Pivots(ctx, pivots, p.Op, x, aty[0], 1, sigma, p.SigmaY); err != nil {
+			return err
+		}
 		return m.DenoiseEPS(ctx, den, pivots, sigma)
 	}
 	return edm.Heun(ctx, dst, sched, denoise)

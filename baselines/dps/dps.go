@@ -18,7 +18,6 @@ import (
 	"context"
 	"fmt"
 	"math"
-	"math/rand/v2"
 
 	"gonum.org/v1/gonum/floats"
 
@@ -47,7 +46,7 @@ func (Solver) Info() sdk.Info {
 }
 
 // Solve draws one posterior sample per row of dst.
-func (Solver) Solve(ctx context.Context, dst [][]float64, p sdk.Problem, m sdk.Model, rng []*rand.Rand, nfe int, params map[string]float64) error {
+func (Solver) Solve(ctx context.Context, dst [][]float64, p sdk.Problem, m sdk.Model, seeds []sdk.Seed, nfe int, params map[string]float64) error {
 	if nfe < 1 {
 		return fmt.Errorf("dps: NFE must be at least 1, got %d", nfe)
 	}
@@ -55,7 +54,8 @@ func (Solver) Solve(ctx context.Context, dst [][]float64, p sdk.Problem, m sdk.M
 	zeta, ancestral := params["zeta"], params["ancestral"] != 0
 	mm, d := p.Op.Dims()
 	n := len(dst)
-	x0, g, grad := sdk.NewRows(n, d), sdk.NewRows(n, d), sdk.NewRows(n, d)
+	x0, g, grad, r := sdk.NewRows(n, d), sdk.NewRows(n, d), sdk.NewRows(n, d), sdk.NewRows(n, mm)
+	rng := sdk.Rands(seeds)
 	if err := edm.Start(dst, p.SigmaMax, rng); err != nil {
 		return fmt.Errorf("dps: %w", err)
 	}
@@ -67,19 +67,19 @@ func (Solver) Solve(ctx context.Context, dst [][]float64, p sdk.Problem, m sdk.M
 		if err := m.Denoise(ctx, x0, dst, si); err != nil {
 			return err
 		}
-		// g = Aᵀ(A x̂₀ − y)/‖y − A x̂₀‖ = −∇_{x̂₀} ‖y − A x̂₀‖ … with the sign of the descent.
-		sdk.ParallelChunks(n, func(lo, hi int) {
-			r := make([]float64, mm)
-			for k := lo; k < hi; k++ {
-				p.Op.Apply(r, x0[k])
-				floats.Sub(r, p.Y)
-				norm := floats.Norm(r, 2)
-				p.Op.Adjoint(g[k], r)
-				if norm > 0 {
-					floats.Scale(1/norm, g[k])
-				}
+		// g = Aᵀ(A x̂₀ − y)/‖y − A x̂₀‖ = ∇_{x̂₀} ‖y − A x̂₀‖.
+		if err := p.Op.Apply(ctx, r, x0); err != nil {
+			return err
+		}
+		for k := range r {
+			floats.Sub(r[k], p.Y)
+			if norm := floats.Norm(r[k], 2); norm > 0 {
+				floats.Scale(1/norm, r[k])
 			}
-		})
+		}
+		if err := p.Op.Adjoint(ctx, g, r); err != nil {
+			return err
+		}
 		if err := m.VJP(ctx, grad, dst, si, g); err != nil {
 			return err
 		}

@@ -41,8 +41,8 @@ func run(t *testing.T, zeta float64, nfe, n int) (mean []float64, counted *model
 		t.Fatal(err)
 	}
 	dst := sdk.NewRows(n, d)
-	p := sdk.Problem{Op: op, Y: y, SigmaY: 0.1, SigmaMax: 80}
-	if err := s.Solve(context.Background(), dst, p, counted, seed.Streams(1, "t", "0", 0, n), nfe, params); err != nil {
+	p := sdk.Problem{Op: sdk.Local(op), Y: y, SigmaY: 0.1, SigmaMax: 80}
+	if err := s.Solve(context.Background(), dst, p, counted, seed.Seeds(1, "t", "0", 0, n), nfe, params); err != nil {
 		t.Fatal(err)
 	}
 	mean = make([]float64, d)

@@ -70,9 +70,9 @@ func Run(ctx context.Context, s sdk.Solver, p *problem.Problem, o Options) (*Res
 	_, d := p.Op.Dims()
 	counted := &model.Counted{Name: "gmm-exact", Model: exact, Dim: d}
 	dst := sdk.NewRows(o.N, d)
-	prob := sdk.Problem{Op: p.Op, Y: p.Y, SigmaY: p.SigmaY, SigmaMax: sigmaMax}
+	prob := sdk.Problem{Op: sdk.Local(p.Op), Y: p.Y, SigmaY: p.SigmaY, SigmaMax: sigmaMax}
 	start := time.Now()
-	if err := s.Solve(ctx, dst, prob, counted, seed.Streams(o.Seed, "problem-file", "0", 0, o.N), o.NFE, params); err != nil {
+	if err := s.Solve(ctx, dst, prob, counted, seed.Seeds(o.Seed, "problem-file", "0", 0, o.N), o.NFE, params); err != nil {
 		return nil, fmt.Errorf("solver %s: %w", info.Name, err)
 	}
 	for i, row := range dst {

@@ -10,10 +10,12 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"math/rand/v2"
+
+	"github.com/ipbench/ipbench/plugins/sdk"
 )
 
-// Stream returns the random stream of one sample.
-func Stream(run uint64, dataset, image string, sample int) *rand.Rand {
+// Of returns the seed of one sample.
+func Of(run uint64, dataset, image string, sample int) sdk.Seed {
 	h := sha256.New()
 	var b [8]byte
 	binary.LittleEndian.PutUint64(b[:], run)
@@ -26,14 +28,19 @@ func Stream(run uint64, dataset, image string, sample int) *rand.Rand {
 	binary.LittleEndian.PutUint64(b[:], uint64(sample))
 	h.Write(b[:])
 	sum := h.Sum(nil)
-	return rand.New(rand.NewPCG(binary.LittleEndian.Uint64(sum[:8]), binary.LittleEndian.Uint64(sum[8:16])))
+	return sdk.Seed{Hi: binary.LittleEndian.Uint64(sum[:8]), Lo: binary.LittleEndian.Uint64(sum[8:16])}
 }
 
-// Streams returns the streams of samples first, first+1, …, first+n−1.
-func Streams(run uint64, dataset, image string, first, n int) []*rand.Rand {
-	r := make([]*rand.Rand, n)
-	for i := range r {
-		r[i] = Stream(run, dataset, image, first+i)
+// Stream returns the random stream of one sample.
+func Stream(run uint64, dataset, image string, sample int) *rand.Rand {
+	return Of(run, dataset, image, sample).Rand()
+}
+
+// Seeds returns the seeds of samples first, first+1, …, first+n−1.
+func Seeds(run uint64, dataset, image string, first, n int) []sdk.Seed {
+	s := make([]sdk.Seed, n)
+	for i := range s {
+		s[i] = Of(run, dataset, image, first+i)
 	}
-	return r
+	return s
 }

@@ -19,8 +19,8 @@ func TestStream(t *testing.T) {
 			t.Errorf("different keys gave the same stream")
 		}
 	}
-	s := Streams(1, "ffhq", "00001", 2, 3)
-	if s[1].Uint64() != a {
-		t.Errorf("Streams(first=2)[1] is not sample 3's stream")
+	s := Seeds(1, "ffhq", "00001", 2, 3)
+	if s[1].Rand().Uint64() != a {
+		t.Errorf("Seeds(first=2)[1] is not sample 3's seed")
 	}
 }

@@ -10,12 +10,51 @@ package sdk
 import (
 	"context"
 	"math/rand/v2"
-
-	"github.com/ipbench/ipbench/harness/operator"
 )
 
-// Operator is the measurement operator A of y = A x₀ + σ_y n.
-type Operator = operator.Operator
+// Operator is the host's handle on the measurement operator A: ℝᵈ → ℝᵐ of
+// y = A x₀ + σ_y n. Calls are batched: each row of dst and of the input is
+// one vector. dst may alias the input in SolveShifted.
+type Operator interface {
+	// Dims returns m and d.
+	Dims() (m, d int)
+	// Apply sets dst[i] = A x[i].
+	Apply(ctx context.Context, dst, x [][]float64) error
+	// Adjoint sets dst[i] = Aᵀ y[i].
+	Adjoint(ctx context.Context, dst, y [][]float64) error
+	// SolveShifted sets dst[i] = (a I + b AᵀA)⁻¹ v[i], a > 0, b ≥ 0.
+	SolveShifted(ctx context.Context, dst [][]float64, a, b float64, v [][]float64) error
+	// Pinv sets dst[i] = A⁺ y[i].
+	Pinv(ctx context.Context, dst, y [][]float64) error
+	// GramEigenvalues returns the d eigenvalues of AᵀA.
+	GramEigenvalues(ctx context.Context) ([]float64, error)
+}
+
+// SVD is an operator with a real SVD A = U S Vᵀ (see harness/operator.SVD
+// for the conventions).
+type SVD interface {
+	Operator
+	Singular(ctx context.Context) ([]float64, error)
+	Vt(ctx context.Context, dst, x [][]float64) error
+	V(ctx context.Context, dst, c [][]float64) error
+	Ut(ctx context.Context, dst, y [][]float64) error
+	U(ctx context.Context, dst, c [][]float64) error
+}
+
+// Seed is the state of one sample's random stream.
+type Seed struct{ Hi, Lo uint64 }
+
+// Rand returns the sample's random stream.
+func (s Seed) Rand() *rand.Rand { return rand.New(rand.NewPCG(s.Hi, s.Lo)) }
+
+// Rands returns the streams of seeds.
+func Rands(seeds []Seed) []*rand.Rand {
+	r := make([]*rand.Rand, len(seeds))
+	for i, s := range seeds {
+		r[i] = s.Rand()
+	}
+	return r
+}
 
 // Problem is one linear inverse problem y = A x₀ + σ_y n, n ~ N(0, I).
 type Problem struct {
@@ -82,9 +121,9 @@ type Solver interface {
 	Info() Info
 
 	// Solve draws len(dst) samples of x₀ given p.Y, writing sample i into
-	// dst[i] with randomness from rng[i] only, so that a sample does not
-	// depend on the batch it was drawn in. nfe is the requested number of
-	// denoiser evaluations per sample; params holds every parameter of
-	// Info().Params, defaults filled in.
-	Solve(ctx context.Context, dst [][]float64, p Problem, m Model, rng []*rand.Rand, nfe int, params map[string]float64) error
+	// dst[i] with randomness from seeds[i].Rand() only, so that a sample
+	// does not depend on the batch it was drawn in. nfe is the requested
+	// number of denoiser evaluations per sample; params holds every
+	// parameter of Info().Params, defaults filled in.
+	Solve(ctx context.Context, dst [][]float64, p Problem, m Model, seeds []Seed, nfe int, params map[string]float64) error
 }
