@@ -1,0 +1,237 @@
+package host
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/ipbench/ipbench/eps"
+	"github.com/ipbench/ipbench/harness/gmm"
+	"github.com/ipbench/ipbench/harness/model"
+	"github.com/ipbench/ipbench/harness/problem"
+	"github.com/ipbench/ipbench/harness/seed"
+	"github.com/ipbench/ipbench/plugins/sdk"
+)
+
+var bin string // folder of the plugin binaries built for the tests
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "ipbench-host-test-")
+	if err != nil {
+		panic(err)
+	}
+	bin = dir
+	for name, pkg := range map[string]string{
+		"ipbench-solver-eps": "github.com/ipbench/ipbench/eps/cmd/ipbench-solver-eps",
+		"faultplugin":        "./testdata/faultplugin",
+	} {
+		cmd := exec.Command("go", "build", "-o", filepath.Join(dir, name), pkg)
+		cmd.Stderr = os.Stderr
+		if err := cmd.Run(); err != nil {
+			fmt.Fprintln(os.Stderr, "building", name, ":", err)
+			os.Exit(1)
+		}
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+func script(t *testing.T, body string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "ipbench-solver-script")
+	if err := os.WriteFile(p, []byte("#!/bin/sh\n"+body+"\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func quiet() Config { return Config{Log: io.Discard, StartTimeout: 5 * time.Second} }
+
+// gmmProblem returns a small MCGdiff-family problem with its counted exact model.
+func gmmProblem(t *testing.T) (sdk.Problem, *model.Counted, *problem.Problem) {
+	t.Helper()
+	f, err := problem.MCGdiff(8, 2, rand.New(rand.NewPCG(1, 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := f.Problem()
+	if err != nil {
+		t.Fatal(err)
+	}
+	exact, err := p.Prior.Model(p.Op, p.SigmaY)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sdk.Problem{Op: sdk.Local(p.Op), Y: p.Y, SigmaY: p.SigmaY, SigmaMax: p.Prior.SigmaMax()},
+		&model.Counted{Name: "exact", Model: exact, Dim: 8}, p
+}
+
+// EPS in a plugin process gives the same bits as in process, and the host
+// counts exactly the requested NFE.
+func TestEPSPluginMatchesInProcess(t *testing.T) {
+	pl, err := Open(filepath.Join(bin, "ipbench-solver-eps"), quiet())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pl.Close()
+	info := pl.Info()
+	if info.Name != "eps" || info.Version != eps.Version || len(info.Params) != 2 {
+		t.Errorf("Info = %+v", info)
+	}
+	if len(pl.SHA256) != 64 {
+		t.Errorf("SHA-256 %q", pl.SHA256)
+	}
+	prob, counted, _ := gmmProblem(t)
+	seeds := seed.Seeds(1, "t", "0", 0, 16)
+	params, _ := sdk.ResolveParams(info, nil)
+	remote := sdk.NewRows(16, 8)
+	if err := pl.Solve(context.Background(), remote, prob, counted, seeds, 21, params); err != nil {
+		t.Fatal(err)
+	}
+	if counted.NFE() != 21*16 || counted.VJPs() != 0 {
+		t.Errorf("host counted %d NFE and %d VJP, want %d and 0", counted.NFE(), counted.VJPs(), 21*16)
+	}
+	local := sdk.NewRows(16, 8)
+	if err := (eps.Solver{}).Solve(context.Background(), local, prob, counted, seeds, 21, params); err != nil {
+		t.Fatal(err)
+	}
+	for i := range local {
+		for j := range local[i] {
+			if local[i][j] != remote[i][j] {
+				t.Fatalf("sample %d differs: plugin %v, in process %v", i, remote[i], local[i])
+			}
+		}
+	}
+}
+
+// Binaries that are not plugins, or not ours, never get as far as a Solve.
+func TestStartFaults(t *testing.T) {
+	fault := filepath.Join(bin, "faultplugin")
+	for _, tc := range []struct {
+		name, path, fault, want string
+	}{
+		{"not a plugin", script(t, "echo hello; exit 0"), "", "start"},
+		{"exits at once", script(t, "exit 3"), "", "Failed to read any lines from plugin's stdout"},
+		{"junk on stdout", script(t, "echo 'this is not a handshake'; exec sleep 30"), "", "this is not a handshake"},
+		{"wrong cookie", fault, "wrong-cookie", "start"},
+		{"wrong version", fault, "wrong-version", "incompatible API version"},
+		{"missing", filepath.Join(bin, "no-such-plugin"), "", "no such file"},
+	} {
+		t.Setenv("IPBENCH_FAULT", tc.fault)
+		start := time.Now()
+		p, err := Open(tc.path, quiet())
+		if err == nil {
+			p.Close()
+			t.Errorf("%s: no error", tc.name)
+			continue
+		}
+		if !strings.Contains(err.Error(), tc.path) || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: error %q does not name the plugin and %q", tc.name, err, tc.want)
+		}
+		if time.Since(start) > 10*time.Second {
+			t.Errorf("%s: took %v", tc.name, time.Since(start))
+		}
+	}
+}
+
+func TestChecksumPin(t *testing.T) {
+	path := filepath.Join(bin, "faultplugin")
+	cfg := quiet()
+	cfg.Checksum = strings.Repeat("0", 64)
+	if _, err := Open(path, cfg); err == nil || !strings.Contains(err.Error(), "does not match the pinned") {
+		t.Errorf("pinned mismatch: %v", err)
+	}
+	sum, err := fileSHA256(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("IPBENCH_FAULT", "ok")
+	cfg.Checksum = strings.ToUpper(sum)
+	p, err := Open(path, cfg)
+	if err != nil {
+		t.Fatalf("pinned match: %v", err)
+	}
+	p.Close()
+}
+
+func alive(pid int) bool { return syscall.Kill(pid, 0) == nil }
+
+// Faults during Solve: each gives an error naming the plugin and the
+// cause; dst is untouched; a dead or hung process is killed and the next
+// call starts a fresh one.
+func TestSolveFaults(t *testing.T) {
+	prob, counted, _ := gmmProblem(t)
+	seeds := seed.Seeds(1, "t", "0", 0, 3)
+	for _, tc := range []struct {
+		fault, want string
+		restarts    bool // the process is replaced
+		recovers    bool // the second call succeeds
+	}{
+		{"shape", "bad samples", false, false},
+		{"nan", "returned NaN in sample 2 at 0", false, false},
+		{"error", "does not like the problem", false, false},
+		{"panic", "died during Solve", true, false},
+		{"hang", "no answer within the 1s timeout", true, false},
+		{"crash-once", "died during Solve", true, true},
+		{"hang-once", "no answer within the 1s timeout", true, true},
+	} {
+		t.Run(tc.fault, func(t *testing.T) {
+			t.Setenv("IPBENCH_FAULT", tc.fault)
+			t.Setenv("IPBENCH_FAULT_MARK", filepath.Join(t.TempDir(), "mark"))
+			cfg := quiet()
+			cfg.Timeout = time.Second
+			p, err := Open(filepath.Join(bin, "faultplugin"), cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer p.Close()
+			pid := p.client.ReattachConfig().Pid
+			dst := sdk.NewRows(3, 8)
+			dst[0][0] = 42
+			err = p.Solve(context.Background(), dst, prob, counted, seeds, 1, nil)
+			if err == nil || !strings.Contains(err.Error(), "plugin fault") || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error %v, want one naming the plugin and %q", err, tc.want)
+			}
+			if dst[0][0] != 42 {
+				t.Error("dst was overwritten by a failed call")
+			}
+			if tc.restarts {
+				deadline := time.Now().Add(5 * time.Second)
+				for alive(pid) && time.Now().Before(deadline) {
+					time.Sleep(20 * time.Millisecond)
+				}
+				if alive(pid) {
+					t.Errorf("process %d still runs after the failure", pid)
+				}
+			}
+			err = p.Solve(context.Background(), dst, prob, counted, seeds, 1, nil)
+			if tc.recovers && err != nil {
+				t.Errorf("second call after restart: %v", err)
+			}
+			if tc.restarts && p.client != nil && p.client.ReattachConfig().Pid == pid {
+				t.Error("the second call ran in the old process")
+			}
+		})
+	}
+}
+
+// The host's services refuse calls for sessions that are over.
+func TestStaleSession(t *testing.T) {
+	s := &sessions{}
+	id := s.add(&session{})
+	s.remove(id)
+	if _, err := s.get(id); err == nil {
+		t.Error("stale session served")
+	}
+}
+
+var _ = gmm.NewIsotropic

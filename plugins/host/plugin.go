@@ -1,0 +1,304 @@
+// Package host is the harness's side of solver plugins: it finds plugin
+// binaries, checks and records their SHA-256, starts them with go-plugin
+// (fixed magic cookie, protocol version, AutoMTLS, a local Unix socket only),
+// serves them the operator and the model of each problem through the
+// GRPCBroker, and turns every way a plugin can fail — not a plugin, exits at
+// once, junk on stdout, wrong cookie or version, wrong shapes, NaN, a panic,
+// a hang — into an error that names the plugin and the cause. A plugin that
+// died or hung is killed and started again for the next call.
+package host
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/go-plugin"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	pb "github.com/ipbench/ipbench/plugins/proto"
+	"github.com/ipbench/ipbench/plugins/sdk"
+	"github.com/ipbench/ipbench/plugins/wire"
+)
+
+// Config of a plugin process.
+type Config struct {
+	// Timeout bounds one Solve call; a plugin that has not answered by then
+	// is taken as hung, killed and restarted for the next call. 0: no bound.
+	Timeout time.Duration
+	// StartTimeout bounds the start and handshake (default 20 s).
+	StartTimeout time.Duration
+	// Checksum, if set, pins the binary's SHA-256 (hex): a binary that does
+	// not match is never started.
+	Checksum string
+	// Log receives the plugin's log lines and stderr (default os.Stderr).
+	Log io.Writer
+}
+
+// Plugin is one solver plugin binary and, while it runs, its process. It
+// implements sdk.Solver, so the harness runs it like an in-process solver.
+// Calls are serialised.
+type Plugin struct {
+	Path   string // absolute path
+	SHA256 string // hex SHA-256 of the binary, recorded with every result
+
+	cfg  Config
+	info sdk.Info
+
+	mu       sync.Mutex
+	client   *plugin.Client
+	rpc      pb.SolverClient
+	brokerID uint32
+	sessions sessions
+}
+
+// Open checks and starts the plugin at path and asks it for its Info.
+func Open(path string, cfg Config) (*Plugin, error) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, fmt.Errorf("plugin %s: %w", path, err)
+	}
+	if cfg.StartTimeout == 0 {
+		cfg.StartTimeout = 20 * time.Second
+	}
+	if cfg.Log == nil {
+		cfg.Log = os.Stderr
+	}
+	p := &Plugin{Path: abs, cfg: cfg}
+	st, err := os.Stat(abs)
+	if err != nil {
+		return nil, p.errorf("%v", err)
+	}
+	if !st.Mode().IsRegular() || st.Mode().Perm()&0o111 == 0 {
+		return nil, p.errorf("not an executable file")
+	}
+	if p.SHA256, err = fileSHA256(abs); err != nil {
+		return nil, p.errorf("%v", err)
+	}
+	if cfg.Checksum != "" && !strings.EqualFold(cfg.Checksum, p.SHA256) {
+		return nil, p.errorf("SHA-256 %s does not match the pinned %s; not started", p.SHA256, cfg.Checksum)
+	}
+	if err := p.start(); err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), cfg.StartTimeout)
+	defer cancel()
+	r, err := p.rpc.Info(ctx, &pb.Empty{})
+	if err != nil {
+		p.Close()
+		return nil, p.errorf("Info: %v", describe(err))
+	}
+	p.info = sdk.InfoFromProto(r)
+	if p.info.Name == "" {
+		p.Close()
+		return nil, p.errorf("Info gives no solver name")
+	}
+	return p, nil
+}
+
+func (p *Plugin) errorf(format string, a ...any) error {
+	name := filepath.Base(p.Path)
+	if p.info.Name != "" {
+		name = p.info.Name
+	}
+	return fmt.Errorf("plugin %s (%s): %s", name, p.Path, fmt.Sprintf(format, a...))
+}
+
+func fileSHA256(path string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// start launches the process; p.mu is held or p is not yet shared.
+func (p *Plugin) start() error {
+	sum, _ := hex.DecodeString(p.SHA256)
+	client := plugin.NewClient(&plugin.ClientConfig{
+		HandshakeConfig: wire.Handshake,
+		VersionedPlugins: map[int]plugin.PluginSet{
+			wire.ProtocolVersion: {wire.SolverPluginName: &clientPlugin{}},
+		},
+		Cmd:              exec.Command(p.Path),
+		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
+		AutoMTLS:         true,
+		// The binary is hashed again just before it starts, so one swapped
+		// after Open is refused too.
+		SecureConfig:    &plugin.SecureConfig{Checksum: sum, Hash: sha256.New()},
+		StartTimeout:    p.cfg.StartTimeout,
+		GRPCDialOptions: wire.DialOptions(),
+		Logger: hclog.New(&hclog.LoggerOptions{
+			Name: "plugin." + filepath.Base(p.Path), Output: p.cfg.Log, Level: hclog.Info,
+		}),
+	})
+	rpcClient, err := client.Client()
+	if err != nil {
+		client.Kill()
+		return p.errorf("start: %v", err)
+	}
+	raw, err := rpcClient.Dispense(wire.SolverPluginName)
+	if err != nil {
+		client.Kill()
+		return p.errorf("start: %v", err)
+	}
+	sc := raw.(*solverConn)
+	p.client, p.rpc = client, sc.rpc
+	p.brokerID = sc.broker.NextId()
+	go sc.broker.AcceptAndServe(p.brokerID, func(opts []grpc.ServerOption) *grpc.Server {
+		s := grpc.NewServer(append(opts, wire.ServerOptions()...)...)
+		pb.RegisterOperatorServer(s, &operatorServer{s: &p.sessions})
+		pb.RegisterModelServer(s, &modelServer{s: &p.sessions})
+		return s
+	})
+	return nil
+}
+
+// clientPlugin is the host side of go-plugin's GRPCPlugin.
+type clientPlugin struct {
+	plugin.NetRPCUnsupportedPlugin
+}
+
+type solverConn struct {
+	rpc    pb.SolverClient
+	broker *plugin.GRPCBroker
+}
+
+func (clientPlugin) GRPCServer(*plugin.GRPCBroker, *grpc.Server) error {
+	return errors.New("host: the solver plugin is served by the plugin process")
+}
+
+func (clientPlugin) GRPCClient(_ context.Context, b *plugin.GRPCBroker, c *grpc.ClientConn) (any, error) {
+	return &solverConn{rpc: pb.NewSolverClient(c), broker: b}, nil
+}
+
+// Info returns the solver's description, as the plugin gave it at start.
+func (p *Plugin) Info() sdk.Info { return p.info }
+
+// Close kills the plugin process.
+func (p *Plugin) Close() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.client != nil {
+		p.client.Kill()
+		p.client = nil
+	}
+}
+
+// Solve runs one batch in the plugin; see sdk.Solver. On any failure the
+// error names the plugin and the cause, dst is left as it was, and a
+// process that died or hung is killed, to be restarted by the next call.
+func (p *Plugin) Solve(ctx context.Context, dst [][]float64, prob sdk.Problem, m sdk.Model, seeds []sdk.Seed, nfe int, params map[string]float64) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.client == nil || p.client.Exited() {
+		if err := p.start(); err != nil {
+			return err
+		}
+	}
+	mm, d := prob.Op.Dims()
+	_, hasSVD := prob.Op.(sdk.SVD)
+	id := p.sessions.add(&session{op: prob.Op, model: m})
+	defer p.sessions.remove(id)
+	req := &pb.SolveRequest{
+		BrokerId: p.brokerID, Session: id, Y: wire.Vector(prob.Y), SigmaY: prob.SigmaY, SigmaMax: prob.SigmaMax,
+		M: int64(mm), D: int64(d), Nfe: int64(nfe), Params: params, HasSvd: hasSVD,
+	}
+	for _, s := range seeds {
+		req.Seeds = append(req.Seeds, &pb.Seed{Hi: s.Hi, Lo: s.Lo})
+	}
+	// The timeout is the host's own timer, not a gRPC deadline: a deadline
+	// travels to the plugin, whose server may reset the stream a moment
+	// before the host's deadline fires, and the hang would pass for an
+	// ordinary error.
+	callCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var timedOut atomic.Bool
+	if p.cfg.Timeout > 0 {
+		timer := time.AfterFunc(p.cfg.Timeout, func() { timedOut.Store(true); cancel() })
+		defer timer.Stop()
+	}
+	resp, err := p.rpc.Solve(callCtx, req)
+	if err != nil {
+		return p.failed(ctx, timedOut.Load(), err)
+	}
+	got, err := wire.DecodeRows(resp.Samples, d)
+	if err != nil {
+		return p.errorf("returned bad samples: %v", err)
+	}
+	if len(got) != len(dst) {
+		return p.errorf("returned %d samples for %d seeds", len(got), len(dst))
+	}
+	for i, row := range got {
+		for j, v := range row {
+			if math.IsNaN(v) || math.IsInf(v, 0) {
+				return p.errorf("returned %v in sample %d at %d", v, i, j)
+			}
+		}
+	}
+	for i := range dst {
+		copy(dst[i], got[i])
+	}
+	return nil
+}
+
+// failed explains a failed Solve call, killing the process where it died
+// or hung.
+func (p *Plugin) failed(ctx context.Context, timedOut bool, err error) error {
+	switch {
+	case timedOut:
+		p.client.Kill()
+		p.client = nil
+		return p.errorf("no answer within the %v timeout (hung?); killed, restarted on the next call", p.cfg.Timeout)
+	case ctx.Err() != nil:
+		// The caller gave up (Ctrl-C): not the plugin's fault, but what it
+		// was doing is abandoned.
+		p.client.Kill()
+		p.client = nil
+		return p.errorf("Solve cancelled: %v", ctx.Err())
+	case p.client.Exited():
+		p.client = nil
+		return p.errorf("the process died during Solve (%v); restarted on the next call", describe(err))
+	}
+	if s, ok := status.FromError(err); ok && s.Code() == codes.Unavailable {
+		// The connection broke: usually the process is dying, which
+		// go-plugin notices a moment later.
+		for deadline := time.Now().Add(2 * time.Second); !p.client.Exited() && time.Now().Before(deadline); {
+			time.Sleep(10 * time.Millisecond)
+		}
+		exited := p.client.Exited()
+		p.client.Kill()
+		p.client = nil
+		if exited {
+			return p.errorf("the process died during Solve (%v); restarted on the next call", s.Message())
+		}
+		return p.errorf("connection lost during Solve (%v); killed, restarted on the next call", s.Message())
+	}
+	return p.errorf("Solve failed: %v", describe(err))
+}
+
+func describe(err error) string {
+	if s, ok := status.FromError(err); ok {
+		return s.Message()
+	}
+	return err.Error()
+}

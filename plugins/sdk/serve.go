@@ -1,0 +1,253 @@
+package sdk
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime/debug"
+	"sync"
+
+	"github.com/hashicorp/go-plugin"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	pb "github.com/ipbench/ipbench/plugins/proto"
+	"github.com/ipbench/ipbench/plugins/wire"
+)
+
+// Serve runs s as an ipbench solver plugin process. A plugin's main is
+//
+//	func main() { sdk.Serve(mysolver.Solver{}) }
+//
+// The host starts the binary, and s reaches the operator and the model only
+// through the host, which counts every model call.
+func Serve(s Solver) {
+	plugin.Serve(&plugin.ServeConfig{
+		HandshakeConfig: wire.Handshake,
+		VersionedPlugins: map[int]plugin.PluginSet{
+			wire.ProtocolVersion: {wire.SolverPluginName: &solverPlugin{impl: s}},
+		},
+		GRPCServer: func(opts []grpc.ServerOption) *grpc.Server {
+			return grpc.NewServer(append(opts, wire.ServerOptions()...)...)
+		},
+	})
+}
+
+// solverPlugin is the plugin side of go-plugin's GRPCPlugin.
+type solverPlugin struct {
+	plugin.NetRPCUnsupportedPlugin
+	impl Solver
+}
+
+func (p *solverPlugin) GRPCServer(b *plugin.GRPCBroker, s *grpc.Server) error {
+	pb.RegisterSolverServer(s, &solverServer{impl: p.impl, broker: b})
+	return nil
+}
+
+func (p *solverPlugin) GRPCClient(context.Context, *plugin.GRPCBroker, *grpc.ClientConn) (any, error) {
+	return nil, errors.New("sdk: the solver plugin has no client side in a plugin process")
+}
+
+type solverServer struct {
+	pb.UnimplementedSolverServer
+	impl   Solver
+	broker *plugin.GRPCBroker
+
+	mu     sync.Mutex
+	conns  map[uint32]*grpc.ClientConn
+	params map[string]Param
+}
+
+// InfoProto converts an Info to its message.
+func InfoProto(info Info) *pb.InfoResponse {
+	r := &pb.InfoResponse{Name: info.Name, Version: info.Version}
+	for _, c := range info.Capabilities {
+		r.Capabilities = append(r.Capabilities, string(c))
+	}
+	for _, n := range info.NFEGrid {
+		r.NfeGrid = append(r.NfeGrid, int64(n))
+	}
+	for _, p := range info.Params {
+		r.Params = append(r.Params, &pb.Param{Name: p.Name, Default: p.Default, Min: p.Min, Max: p.Max, Doc: p.Doc})
+	}
+	return r
+}
+
+// InfoFromProto converts the message back.
+func InfoFromProto(r *pb.InfoResponse) Info {
+	info := Info{Name: r.Name, Version: r.Version}
+	for _, c := range r.Capabilities {
+		info.Capabilities = append(info.Capabilities, Capability(c))
+	}
+	for _, n := range r.NfeGrid {
+		info.NFEGrid = append(info.NFEGrid, int(n))
+	}
+	for _, p := range r.Params {
+		info.Params = append(info.Params, Param{Name: p.Name, Default: p.Default, Min: p.Min, Max: p.Max, Doc: p.Doc})
+	}
+	return info
+}
+
+func (s *solverServer) Info(context.Context, *pb.Empty) (*pb.InfoResponse, error) {
+	return InfoProto(s.impl.Info()), nil
+}
+
+// dial returns the connection to the host's services on a broker stream,
+// dialled once per stream.
+func (s *solverServer) dial(id uint32) (*grpc.ClientConn, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if c, ok := s.conns[id]; ok {
+		return c, nil
+	}
+	c, err := s.broker.DialWithOptions(id, wire.DialOptions()...)
+	if err != nil {
+		return nil, err
+	}
+	if s.conns == nil {
+		s.conns = map[uint32]*grpc.ClientConn{}
+	}
+	s.conns[id] = c
+	return c, nil
+}
+
+func (s *solverServer) Solve(ctx context.Context, req *pb.SolveRequest) (resp *pb.SolveResponse, err error) {
+	// A panic in the solver becomes an error of this call, not a dead
+	// process: the host records it and goes on.
+	defer func() {
+		if r := recover(); r != nil {
+			err = status.Errorf(codes.Internal, "solver panicked: %v\n%s", r, debug.Stack())
+		}
+	}()
+	conn, err := s.dial(req.BrokerId)
+	if err != nil {
+		return nil, status.Errorf(codes.Unavailable, "dialling the host's services: %v", err)
+	}
+	m, d := int(req.M), int(req.D)
+	y, err := wire.DecodeVector(req.Y, m)
+	if err != nil {
+		return nil, status.Errorf(codes.InvalidArgument, "y: %v", err)
+	}
+	op := remoteOp{c: pb.NewOperatorClient(conn), session: req.Session, m: m, d: d}
+	var sop Operator = op
+	if req.HasSvd {
+		sop = remoteSVD{op}
+	}
+	model := remoteModel{c: pb.NewModelClient(conn), session: req.Session, d: d}
+	seeds := make([]Seed, len(req.Seeds))
+	for i, sd := range req.Seeds {
+		seeds[i] = Seed{Hi: sd.Hi, Lo: sd.Lo}
+	}
+	params, err := ResolveParams(s.impl.Info(), req.Params)
+	if err != nil {
+		return nil, status.Error(codes.InvalidArgument, err.Error())
+	}
+	dst := NewRows(len(seeds), d)
+	p := Problem{Op: sop, Y: y, SigmaY: req.SigmaY, SigmaMax: req.SigmaMax}
+	if err := s.impl.Solve(ctx, dst, p, model, seeds, int(req.Nfe), params); err != nil {
+		return nil, status.Error(codes.Unknown, err.Error())
+	}
+	return &pb.SolveResponse{Samples: wire.Rows(dst)}, nil
+}
+
+// remoteOp is the plugin side of the host's Operator service.
+type remoteOp struct {
+	c       pb.OperatorClient
+	session uint64
+	m, d    int
+}
+
+func (o remoteOp) Dims() (m, d int) { return o.m, o.d }
+
+type opCall func(context.Context, *pb.OpRequest, ...grpc.CallOption) (*pb.OpResponse, error)
+
+func (o remoteOp) call(ctx context.Context, name string, f opCall, dst, x [][]float64, a, b float64) error {
+	if len(dst) != len(x) {
+		return fmt.Errorf("operator %s: %d output rows for %d input rows", name, len(dst), len(x))
+	}
+	r, err := f(ctx, &pb.OpRequest{Session: o.session, X: wire.Rows(x), A: a, B: b})
+	if err != nil {
+		return fmt.Errorf("operator %s: %w", name, err)
+	}
+	if err := wire.DecodeInto(dst, r.Y); err != nil {
+		return fmt.Errorf("operator %s: %w", name, err)
+	}
+	return nil
+}
+
+func (o remoteOp) Apply(ctx context.Context, dst, x [][]float64) error {
+	return o.call(ctx, "Apply", o.c.Apply, dst, x, 0, 0)
+}
+func (o remoteOp) Adjoint(ctx context.Context, dst, y [][]float64) error {
+	return o.call(ctx, "Adjoint", o.c.Adjoint, dst, y, 0, 0)
+}
+func (o remoteOp) SolveShifted(ctx context.Context, dst [][]float64, a, b float64, v [][]float64) error {
+	return o.call(ctx, "SolveShifted", o.c.SolveShifted, dst, v, a, b)
+}
+func (o remoteOp) Pinv(ctx context.Context, dst, y [][]float64) error {
+	return o.call(ctx, "Pinv", o.c.Pinv, dst, y, 0, 0)
+}
+func (o remoteOp) GramEigenvalues(ctx context.Context) ([]float64, error) {
+	r, err := o.c.GramEigenvalues(ctx, &pb.SessionRequest{Session: o.session})
+	if err != nil {
+		return nil, fmt.Errorf("operator GramEigenvalues: %w", err)
+	}
+	return r.Values, nil
+}
+
+type remoteSVD struct{ remoteOp }
+
+func (o remoteSVD) Singular(ctx context.Context) ([]float64, error) {
+	r, err := o.c.Singular(ctx, &pb.SessionRequest{Session: o.session})
+	if err != nil {
+		return nil, fmt.Errorf("operator Singular: %w", err)
+	}
+	return r.Values, nil
+}
+func (o remoteSVD) Vt(ctx context.Context, dst, x [][]float64) error {
+	return o.call(ctx, "Vt", o.c.Vt, dst, x, 0, 0)
+}
+func (o remoteSVD) V(ctx context.Context, dst, c [][]float64) error {
+	return o.call(ctx, "V", o.c.V, dst, c, 0, 0)
+}
+func (o remoteSVD) Ut(ctx context.Context, dst, y [][]float64) error {
+	return o.call(ctx, "Ut", o.c.Ut, dst, y, 0, 0)
+}
+func (o remoteSVD) U(ctx context.Context, dst, c [][]float64) error {
+	return o.call(ctx, "U", o.c.U, dst, c, 0, 0)
+}
+
+// remoteModel is the plugin side of the host's Model service.
+type remoteModel struct {
+	c       pb.ModelClient
+	session uint64
+	d       int
+}
+
+type modelCall func(context.Context, *pb.ModelRequest, ...grpc.CallOption) (*pb.OpResponse, error)
+
+func (m remoteModel) call(ctx context.Context, name string, f modelCall, dst, x [][]float64, sigma float64, v [][]float64) error {
+	req := &pb.ModelRequest{Session: m.session, X: wire.Rows(x), Sigma: sigma}
+	if v != nil {
+		req.V = wire.Rows(v)
+	}
+	r, err := f(ctx, req)
+	if err != nil {
+		return fmt.Errorf("model %s: %w", name, err)
+	}
+	if err := wire.DecodeInto(dst, r.Y); err != nil {
+		return fmt.Errorf("model %s: %w", name, err)
+	}
+	return nil
+}
+
+func (m remoteModel) Denoise(ctx context.Context, dst, x [][]float64, sigma float64) error {
+	return m.call(ctx, "Denoise", m.c.Denoise, dst, x, sigma, nil)
+}
+func (m remoteModel) VJP(ctx context.Context, dst, x [][]float64, sigma float64, v [][]float64) error {
+	return m.call(ctx, "VJP", m.c.VJP, dst, x, sigma, v)
+}
+func (m remoteModel) DenoiseEPS(ctx context.Context, dst, pivot [][]float64, sigma float64) error {
+	return m.call(ctx, "DenoiseEPS", m.c.DenoiseEPS, dst, pivot, sigma, nil)
+}

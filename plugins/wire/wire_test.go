@@ -1,0 +1,64 @@
+package wire
+
+import (
+	"encoding/binary"
+	"math"
+	"testing"
+
+	pb "github.com/ipbench/ipbench/plugins/proto"
+)
+
+func TestRoundTrip(t *testing.T) {
+	rows := [][]float64{{1, -2.5, math.Pi}, {0, math.SmallestNonzeroFloat64, -math.MaxFloat64}}
+	got, err := DecodeRows(Rows(rows), 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range rows {
+		for j := range rows[i] {
+			if got[i][j] != rows[i][j] {
+				t.Errorf("[%d][%d] = %v, want %v (bit-exact)", i, j, got[i][j], rows[i][j])
+			}
+		}
+	}
+	dst := [][]float64{make([]float64, 3), make([]float64, 3)}
+	if err := DecodeInto(dst, Rows(rows)); err != nil || dst[1][2] != rows[1][2] {
+		t.Errorf("DecodeInto: %v, %v", err, dst)
+	}
+	v, err := DecodeVector(Vector([]float64{7, 8}), 2)
+	if err != nil || v[0] != 7 || v[1] != 8 {
+		t.Errorf("vector: %v, %v", v, err)
+	}
+}
+
+func TestFloat32(t *testing.T) {
+	data := make([]byte, 8)
+	binary.LittleEndian.PutUint32(data, math.Float32bits(1.5))
+	binary.LittleEndian.PutUint32(data[4:], math.Float32bits(-0.25))
+	got, err := DecodeRows(&pb.Tensor{Shape: []int64{1, 2}, Dtype: pb.DType_FLOAT32, Data: data}, 2)
+	if err != nil || got[0][0] != 1.5 || got[0][1] != -0.25 {
+		t.Errorf("float32: %v, %v", got, err)
+	}
+}
+
+func TestBadTensors(t *testing.T) {
+	good := Rows([][]float64{{1, 2}})
+	for _, tc := range []struct {
+		name string
+		t    *pb.Tensor
+	}{
+		{"nil", nil},
+		{"wrong d", Rows([][]float64{{1, 2, 3}})},
+		{"short data", &pb.Tensor{Shape: good.Shape, Dtype: good.Dtype, Data: good.Data[:15]}},
+		{"no dtype", &pb.Tensor{Shape: good.Shape, Data: good.Data}},
+		{"rank 1", Vector([]float64{1, 2})},
+		{"negative", &pb.Tensor{Shape: []int64{-1, 2}, Dtype: pb.DType_FLOAT64}},
+	} {
+		if _, err := DecodeRows(tc.t, 2); err == nil {
+			t.Errorf("%s: no error", tc.name)
+		}
+	}
+	if err := DecodeInto([][]float64{make([]float64, 2), make([]float64, 2)}, good); err == nil {
+		t.Error("DecodeInto with the wrong row count: no error")
+	}
+}
