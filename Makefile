@@ -1,12 +1,22 @@
 GO ?= go
 BIN := bin
 
-.PHONY: all build test bench vet fmt-check clean referee
+.PHONY: all build proto test bench vet fmt-check clean referee gobench
 
 all: build
 
+# The CLI and the solver plugins it runs (bin/plugins/ipbench-solver-NAME).
 build:
 	$(GO) build -o $(BIN)/ipbench ./harness/cmd/ipbench
+	$(GO) build -o $(BIN)/plugins/ipbench-solver-eps ./eps/cmd/ipbench-solver-eps
+	$(GO) build -o $(BIN)/plugins/ipbench-solver-dps ./baselines/dps/cmd/ipbench-solver-dps
+
+# Regenerate the plugin protocol's Go code (needs Debian's protobuf-compiler).
+proto:
+	$(GO) install google.golang.org/protobuf/cmd/protoc-gen-go@v1.36.12
+	$(GO) install google.golang.org/grpc/cmd/protoc-gen-go-grpc@v1.6.2
+	cd plugins/proto && PATH="$$PATH:$$($(GO) env GOPATH)/bin" protoc --go_out=. --go_opt=paths=source_relative \
+		--go-grpc_out=. --go-grpc_opt=paths=source_relative ipbench.proto
 
 # vet, a gofmt check, then every test.
 test: vet fmt-check

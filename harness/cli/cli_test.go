@@ -3,11 +3,36 @@ package cli
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 )
+
+// TestMain builds the EPS and DPS plugins into a temporary plugin directory.
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "ipbench-cli-test-")
+	if err != nil {
+		panic(err)
+	}
+	for name, pkg := range map[string]string{
+		"ipbench-solver-eps": "github.com/ipbench/ipbench/eps/cmd/ipbench-solver-eps",
+		"ipbench-solver-dps": "github.com/ipbench/ipbench/baselines/dps/cmd/ipbench-solver-dps",
+	} {
+		cmd := exec.Command("go", "build", "-o", filepath.Join(dir, name), pkg)
+		cmd.Stderr = os.Stderr
+		if err := cmd.Run(); err != nil {
+			fmt.Fprintln(os.Stderr, "building", name, ":", err)
+			os.Exit(1)
+		}
+	}
+	defaultPluginDirs = func() []string { return []string{dir} }
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
 
 // good is a valid two-component problem in ℝ² with one observation.
 const good = `{"dim": 2, "weights": [0.25, 0.75], "means": [[0, 0], [4, 4]],

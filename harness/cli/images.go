@@ -9,7 +9,6 @@ import (
 
 	"github.com/ipbench/ipbench/harness/referee"
 	"github.com/ipbench/ipbench/harness/sample"
-	"github.com/ipbench/ipbench/harness/solvers"
 	"github.com/ipbench/ipbench/harness/task"
 	"github.com/ipbench/ipbench/plugins/sdk/edm"
 	"github.com/ipbench/ipbench/reports/table"
@@ -29,6 +28,7 @@ func runImages(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	nfeList := fs.String("nfe", "5,20,100", "NFE values, comma-separated")
 	n := fs.Int("n", 200, "samples per run")
 	seed := fs.Uint64("seed", 1, "seed of priors, operators, measurements and samplers")
+	pf := addPluginFlags(fs)
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -40,7 +40,12 @@ func runImages(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
-	names, err := solverNames(*solverList)
+	reg, err := pf.registry(stderr)
+	if err != nil {
+		return err
+	}
+	defer reg.Close()
+	list, err := openSolvers(reg, *solverList)
 	if err != nil {
 		return err
 	}
@@ -66,8 +71,8 @@ func runImages(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		if err != nil {
 			return err
 		}
-		for _, name := range names {
-			s, _ := solvers.Get(name)
+		for _, s := range list {
+			name := s.Info().Name
 			for _, nfe := range nfes {
 				res, err := sample.Run(ctx, s, p, sample.Options{NFE: nfe, N: *n, Seed: *seed, SigmaMax: *sigmaMax})
 				if err != nil {

@@ -5,27 +5,12 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
-	"strings"
 
 	"github.com/ipbench/ipbench/harness/problem"
 	"github.com/ipbench/ipbench/harness/referee"
 	"github.com/ipbench/ipbench/harness/sample"
-	"github.com/ipbench/ipbench/harness/solvers"
 	"github.com/ipbench/ipbench/reports/table"
 )
-
-// solverNames splits a comma-separated list of solvers and checks each name.
-func solverNames(list string) ([]string, error) {
-	var names []string
-	for _, s := range strings.Split(list, ",") {
-		s = strings.TrimSpace(s)
-		if _, err := solvers.Get(s); err != nil {
-			return nil, asInput(err)
-		}
-		names = append(names, s)
-	}
-	return names, nil
-}
 
 // runReferee draws fresh problems of the MCGdiff family, runs each solver at
 // each NFE and prints one Markdown row per (d, m, solver, NFE), averaged over
@@ -40,6 +25,7 @@ func runReferee(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	n := fs.Int("n", 2000, "samples per run")
 	seed := fs.Uint64("seed", 1, "seed of problems, samplers and references")
 	radii := fs.Float64("radii", 5, "k of the σ_max rule max(80, kR)")
+	pf := addPluginFlags(fs)
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -55,7 +41,12 @@ func runReferee(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
-	names, err := solverNames(*solverList)
+	reg, err := pf.registry(stderr)
+	if err != nil {
+		return err
+	}
+	defer reg.Close()
+	list, err := openSolvers(reg, *solverList)
 	if err != nil {
 		return err
 	}
@@ -75,8 +66,8 @@ func runReferee(ctx context.Context, args []string, stdout, stderr io.Writer) er
 					return err
 				}
 			}
-			for _, name := range names {
-				s, _ := solvers.Get(name)
+			for _, s := range list {
+				name := s.Info().Name
 				for _, nfe := range nfes {
 					var sw, floor, ratio, tv, tvf, secs, vjp float64
 					for i, p := range probs {

@@ -15,7 +15,6 @@ import (
 	"github.com/ipbench/ipbench/harness/problem"
 	"github.com/ipbench/ipbench/harness/referee"
 	"github.com/ipbench/ipbench/harness/sample"
-	"github.com/ipbench/ipbench/harness/solvers"
 	"github.com/ipbench/ipbench/harness/task"
 	"github.com/ipbench/ipbench/plugins/sdk"
 )
@@ -23,14 +22,16 @@ import (
 func runSample(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("sample", stdout)
 	path := fs.String("problem-file", "", "problem file (JSON)")
-	name := fs.String("solver", "eps", "solver: "+strings.Join(solvers.Names(), ", "))
+	name := fs.String("solver", "eps", "solver (a plugin ipbench-solver-NAME)")
 	nfe := fs.Int("nfe", 100, "denoiser evaluations per sample")
 	n := fs.Int("n", 1000, "number of samples")
 	seed := fs.Uint64("seed", 0, "run seed")
 	out := fs.String("out", "", "output file (JSON)")
 	sigmaMax := fs.Float64("sigma-max", 0, "σ_max of the diffusion (0: max(80, 5R) from the prior)")
+	batch := fs.Int("batch", 0, "samples per plugin call (0: all in one)")
 	params := paramFlag{}
 	fs.Var(params, "param", "solver parameter name=value (repeatable)")
+	pf := addPluginFlags(fs)
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -46,26 +47,42 @@ func runSample(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if *sigmaMax < 0 {
 		return badInput("--sigma-max = %v: must be positive", *sigmaMax)
 	}
-	s, err := solvers.Get(*name)
-	if err != nil {
-		return asInput(err)
-	}
-	if _, err := sdk.ResolveParams(s.Info(), params); err != nil {
-		return asInput(err)
+	if *batch < 0 {
+		return badInput("--batch = %d: must not be negative", *batch)
 	}
 	p, err := problem.Read(*path)
 	if err != nil {
 		return asInput(err)
 	}
-	res, err := sample.Run(ctx, s, p, sample.Options{NFE: *nfe, N: *n, Seed: *seed, SigmaMax: *sigmaMax, Params: params})
+	reg, err := pf.registry(stderr)
 	if err != nil {
 		return err
 	}
+	defer reg.Close()
+	s, err := solver(reg, *name)
+	if err != nil {
+		return err
+	}
+	if _, err := sdk.ResolveParams(s.Info(), params); err != nil {
+		return asInput(err)
+	}
+	res, err := sample.Run(ctx, s, p, sample.Options{NFE: *nfe, N: *n, Seed: *seed, SigmaMax: *sigmaMax, Params: params, Batch: *batch})
+	if err != nil {
+		return err
+	}
+	res.PluginPath, res.PluginSHA256 = s.Path, s.SHA256
 	if err := problem.WriteJSON(*out, res); err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "%s: %d samples, %.0f NFE and %.0f VJP per sample (counted), σ_max %.4g, %.2f s → %s\n",
-		res.Solver, *n, res.NFE, res.VJP, res.SigmaMax, res.Seconds, *out)
+	fmt.Fprintf(stdout, "%s: %d samples, %.0f NFE and %.0f VJP per sample (counted by the host), σ_max %.4g, %.2f s → %s\n",
+		describePlugin(s), *n, res.NFE, res.VJP, res.SigmaMax, res.Seconds, *out)
+	if len(res.Failed) > 0 {
+		bad := 0
+		for _, f := range res.Failed {
+			bad += f.To - f.From
+		}
+		return fmt.Errorf("%d of %d samples failed (listed under \"failed\" in %s); first: %s", bad, *n, *out, res.Failed[0].Error)
+	}
 	return nil
 }
 
@@ -217,14 +234,20 @@ func runScore(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 
 func runSolvers(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("solvers", stdout)
+	pf := addPluginFlags(fs)
 	if err := parse(fs, args); err != nil {
 		return err
 	}
+	reg, err := pf.registry(stderr)
+	if err != nil {
+		return err
+	}
+	defer reg.Close()
+	plugins, errs := reg.All()
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "NAME\tVERSION\tCAPABILITIES\tNFE GRID\tPARAMETERS")
-	for _, n := range solvers.Names() {
-		s, _ := solvers.Get(n)
-		info := s.Info()
+	fmt.Fprintln(tw, "NAME\tVERSION\tCAPABILITIES\tNFE GRID\tPARAMETERS\tSHA-256\tPATH")
+	for _, p := range plugins {
+		info := p.Info()
 		var caps, ps []string
 		for _, c := range info.Capabilities {
 			caps = append(caps, string(c))
@@ -232,7 +255,16 @@ func runSolvers(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		for _, p := range info.Params {
 			ps = append(ps, fmt.Sprintf("%s=%v", p.Name, p.Default))
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%v\t%s\n", info.Name, info.Version, strings.Join(caps, ","), info.NFEGrid, strings.Join(ps, " "))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%v\t%s\t%s\t%s\n", info.Name, info.Version, strings.Join(caps, ","), info.NFEGrid, strings.Join(ps, " "), p.SHA256[:16], p.Path)
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	for _, e := range errs {
+		fmt.Fprintln(stderr, "not a usable plugin:", e)
+	}
+	if len(plugins) == 0 {
+		return fmt.Errorf("no solver plugins found in %s (run `make build`)", strings.Join(reg.Dirs, ", "))
+	}
+	return nil
 }

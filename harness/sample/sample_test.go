@@ -2,10 +2,12 @@ package sample
 
 import (
 	"context"
+	"fmt"
 	"math/rand/v2"
 	"runtime"
 	"runtime/metrics"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -13,9 +15,12 @@ import (
 
 	"gonum.org/v1/gonum/floats"
 
+	dpspkg "github.com/ipbench/ipbench/baselines/dps"
+	epspkg "github.com/ipbench/ipbench/eps"
 	"github.com/ipbench/ipbench/harness/problem"
 	"github.com/ipbench/ipbench/harness/referee"
-	"github.com/ipbench/ipbench/harness/solvers"
+	"github.com/ipbench/ipbench/harness/seed"
+	"github.com/ipbench/ipbench/plugins/sdk"
 )
 
 func family(t testing.TB, d, m int, seed uint64) *problem.Problem {
@@ -35,8 +40,7 @@ func family(t testing.TB, d, m int, seed uint64) *problem.Problem {
 // Euler step, see edm.HeunSchedule), and one NFE and one VJP per step for DPS.
 func TestCountedNFE(t *testing.T) {
 	p := family(t, 8, 2, 1)
-	eps, _ := solvers.Get("eps")
-	dps, _ := solvers.Get("dps")
+	var eps, dps sdk.Solver = epspkg.Solver{}, dpspkg.Solver{}
 	for _, nfe := range []int{1, 2, 3, 4, 5, 10, 21} {
 		r, err := Run(context.Background(), eps, p, Options{NFE: nfe, N: 3})
 		if err != nil {
@@ -59,7 +63,7 @@ func TestCountedNFE(t *testing.T) {
 // difference between E[x₀ | x_σmax, y] and E[x₀ | y].
 func TestEPSOneNFEIsMMSE(t *testing.T) {
 	p := family(t, 80, 4, 2)
-	eps, _ := solvers.Get("eps")
+	var eps sdk.Solver = epspkg.Solver{}
 	r, err := Run(context.Background(), eps, p, Options{NFE: 1, N: 4, SigmaMax: 1e4})
 	if err != nil {
 		t.Fatal(err)
@@ -81,8 +85,7 @@ func TestEPSOneNFEIsMMSE(t *testing.T) {
 // first sample whatever the batch size.
 func TestBatchIndependence(t *testing.T) {
 	p := family(t, 8, 2, 3)
-	for _, name := range []string{"eps", "dps"} {
-		s, _ := solvers.Get(name)
+	for name, s := range map[string]sdk.Solver{"eps": epspkg.Solver{}, "dps": dpspkg.Solver{}} {
 		a, err := Run(context.Background(), s, p, Options{NFE: 10, N: 1, Seed: 5})
 		if err != nil {
 			t.Fatal(err)
@@ -109,7 +112,7 @@ func TestEPSMatchesExactPosterior(t *testing.T) {
 	if testing.Short() {
 		t.Skip("samples 12 problems")
 	}
-	eps, _ := solvers.Get("eps")
+	var eps sdk.Solver = epspkg.Solver{}
 	for _, tc := range []struct {
 		radii, bound float64
 	}{{5, 2.5}, {20, 1.5}} {
@@ -191,7 +194,7 @@ func peakHeap(f func()) uint64 {
 // exact reference sampler for the same 2000 samples.
 func BenchmarkEPS(b *testing.B) {
 	p := family(b, 800, 4, 1)
-	eps, _ := solvers.Get("eps")
+	var eps sdk.Solver = epspkg.Solver{}
 	for _, nfe := range []int{20, 100} {
 		b.Run("d800_m4_n2000_nfe"+strconv.Itoa(nfe), func(b *testing.B) {
 			b.ReportAllocs()
@@ -219,4 +222,44 @@ func BenchmarkEPS(b *testing.B) {
 			}
 		}
 	})
+}
+
+// flaky fails on the batch that holds sample index 2.
+type flaky struct{ epspkg.Solver }
+
+func (f flaky) Solve(ctx context.Context, dst [][]float64, p sdk.Problem, m sdk.Model, seeds []sdk.Seed, nfe int, params map[string]float64) error {
+	if err := f.Solver.Solve(ctx, dst, p, m, seeds, nfe, params); err != nil {
+		return err
+	}
+	for _, s := range seeds {
+		if s == seed.Of(1, "problem-file", "0", 2) {
+			return fmt.Errorf("flaky: batch refused")
+		}
+	}
+	return nil
+}
+
+// A failed batch is marked failed; the other batches keep their samples,
+// identical to an undisturbed run, and the counts cover them only.
+func TestFailedBatch(t *testing.T) {
+	p := family(t, 8, 2, 5)
+	r, err := Run(context.Background(), flaky{}, p, Options{NFE: 5, N: 6, Batch: 2, Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(r.Failed) != 1 || r.Failed[0].From != 2 || r.Failed[0].To != 4 || !strings.Contains(r.Failed[0].Error, "batch refused") {
+		t.Fatalf("failed = %+v", r.Failed)
+	}
+	if r.Samples[2] != nil || r.Samples[3] != nil || r.NFE != 5 {
+		t.Errorf("failed samples %v %v, NFE %v", r.Samples[2], r.Samples[3], r.NFE)
+	}
+	whole, err := Run(context.Background(), epspkg.Solver{}, p, Options{NFE: 5, N: 6, Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, i := range []int{0, 1, 4, 5} {
+		if !floats.Equal(r.Samples[i], whole.Samples[i]) {
+			t.Errorf("sample %d differs from the undisturbed run", i)
+		}
+	}
 }

@@ -148,7 +148,7 @@ func (p *Plugin) start() error {
 		StartTimeout:    p.cfg.StartTimeout,
 		GRPCDialOptions: wire.DialOptions(),
 		Logger: hclog.New(&hclog.LoggerOptions{
-			Name: "plugin." + filepath.Base(p.Path), Output: p.cfg.Log, Level: hclog.Info,
+			Name: "plugin." + filepath.Base(p.Path), Output: p.cfg.Log, Level: hclog.Warn,
 		}),
 	})
 	rpcClient, err := client.Client()
