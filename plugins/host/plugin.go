@@ -47,6 +47,16 @@ type Config struct {
 	Checksum string
 	// Log receives the plugin's log lines and stderr (default os.Stderr).
 	Log io.Writer
+	// NoSharedMemory sends every tensor inside the gRPC messages instead of
+	// through a shared memory region (for comparison; slower).
+	NoSharedMemory bool
+}
+
+// regionSize is the shared memory offered to a Solve call: room for six
+// batches of the largest shape (inputs, outputs and calls in flight), at
+// most 2 GiB; a tensor that does not fit travels in the message instead.
+func regionSize(n, m, d int) int {
+	return min(6*8*n*max(m, d)+1<<20, 2<<30)
 }
 
 // Plugin is one solver plugin binary and, while it runs, its process. It
@@ -217,7 +227,15 @@ func (p *Plugin) Solve(ctx context.Context, dst [][]float64, prob sdk.Problem, m
 	}
 	mm, d := prob.Op.Dims()
 	_, hasSVD := prob.Op.(sdk.SVD)
-	id := p.sessions.add(&session{op: prob.Op, model: m})
+	se := &session{op: prob.Op, model: m}
+	if !p.cfg.NoSharedMemory {
+		// Without a region (no /dev/shm, no room) tensors travel in messages.
+		if r, err := wire.CreateRegion(regionSize(len(dst), mm, d)); err == nil {
+			se.region = r
+			defer r.Close()
+		}
+	}
+	id := p.sessions.add(se)
 	defer p.sessions.remove(id)
 	req := &pb.SolveRequest{
 		BrokerId: p.brokerID, Session: id, Y: wire.Vector(prob.Y), SigmaY: prob.SigmaY, SigmaMax: prob.SigmaMax,
@@ -225,6 +243,9 @@ func (p *Plugin) Solve(ctx context.Context, dst [][]float64, prob sdk.Problem, m
 	}
 	for _, s := range seeds {
 		req.Seeds = append(req.Seeds, &pb.Seed{Hi: s.Hi, Lo: s.Lo})
+	}
+	if se.region != nil {
+		req.ShmPath, req.ShmSize = se.region.Path(), uint64(se.region.Size())
 	}
 	// The timeout is the host's own timer, not a gRPC deadline: a deadline
 	// travels to the plugin, whose server may reset the stream a moment
@@ -241,7 +262,7 @@ func (p *Plugin) Solve(ctx context.Context, dst [][]float64, prob sdk.Problem, m
 	if err != nil {
 		return p.failed(ctx, timedOut.Load(), err)
 	}
-	got, err := wire.DecodeRows(resp.Samples, d)
+	got, err := se.rows(resp.Samples, d)
 	if err != nil {
 		return p.errorf("returned bad samples: %v", err)
 	}

@@ -15,8 +15,39 @@ import (
 
 // session is what the host serves to one Solve call.
 type session struct {
-	op    sdk.Operator
-	model sdk.Model
+	op     sdk.Operator
+	model  sdk.Model
+	region *wire.Region // shared memory of the call, or nil
+}
+
+// rows returns a request tensor's rows: in place for shared memory.
+func (se *session) rows(t *pb.Tensor, d int) ([][]float64, error) {
+	if se.region == nil {
+		if t != nil && t.Shm != nil {
+			return nil, fmt.Errorf("shared-memory tensor, but this session has no region")
+		}
+		return wire.DecodeRows(t, d)
+	}
+	return se.region.Rows(t, d)
+}
+
+// output returns where a result of n rows of length d goes, and the reply
+// tensor that points to it: in the region when the request asks for it.
+func (se *session) output(out *pb.ShmRef, n, d int) ([][]float64, func([][]float64) *pb.Tensor, error) {
+	if out == nil {
+		return sdk.NewRows(n, d), wire.Rows, nil
+	}
+	if se.region == nil {
+		return nil, nil, fmt.Errorf("shared-memory output, but this session has no region")
+	}
+	if out.Length != uint64(8*n*d) {
+		return nil, nil, fmt.Errorf("shared-memory output of %d bytes for a [%d %d] result", out.Length, n, d)
+	}
+	dst, err := se.region.View(int(out.Offset), n, d)
+	if err != nil {
+		return nil, nil, err
+	}
+	return dst, func([][]float64) *pb.Tensor { return wire.ShmTensor(int(out.Offset), n, d) }, nil
 }
 
 // sessions maps session ids to their operator and model.
@@ -59,18 +90,25 @@ type operatorServer struct {
 	s *sessions
 }
 
-// batch decodes the request's rows, runs f into fresh rows of length nd and
-// encodes them.
-func batch(req *pb.OpRequest, ns, nd int, f func(dst, x [][]float64) error) (*pb.OpResponse, error) {
-	x, err := wire.DecodeRows(req.X, ns)
+// batch reads the request's rows, runs f into rows of length nd and
+// returns them, through shared memory where the request uses it.
+func (o *operatorServer) batch(req *pb.OpRequest, ns, nd int, f func(dst, x [][]float64) error) (*pb.OpResponse, error) {
+	se, err := o.s.get(req.Session)
+	if err != nil {
+		return nil, err
+	}
+	x, err := se.rows(req.X, ns)
 	if err != nil {
 		return nil, status.Errorf(codes.InvalidArgument, "x: %v", err)
 	}
-	dst := sdk.NewRows(len(x), nd)
+	dst, reply, err := se.output(req.Out, len(x), nd)
+	if err != nil {
+		return nil, status.Errorf(codes.InvalidArgument, "out: %v", err)
+	}
 	if err := f(dst, x); err != nil {
 		return nil, status.Error(codes.InvalidArgument, err.Error())
 	}
-	return &pb.OpResponse{Y: wire.Rows(dst)}, nil
+	return &pb.OpResponse{Y: reply(dst)}, nil
 }
 
 func (o *operatorServer) op(id uint64) (sdk.Operator, int, int, error) {
@@ -99,7 +137,7 @@ func (o *operatorServer) Apply(ctx context.Context, req *pb.OpRequest) (*pb.OpRe
 	if err != nil {
 		return nil, err
 	}
-	return batch(req, d, m, func(dst, x [][]float64) error { return op.Apply(ctx, dst, x) })
+	return o.batch(req, d, m, func(dst, x [][]float64) error { return op.Apply(ctx, dst, x) })
 }
 
 func (o *operatorServer) Adjoint(ctx context.Context, req *pb.OpRequest) (*pb.OpResponse, error) {
@@ -107,7 +145,7 @@ func (o *operatorServer) Adjoint(ctx context.Context, req *pb.OpRequest) (*pb.Op
 	if err != nil {
 		return nil, err
 	}
-	return batch(req, m, d, func(dst, x [][]float64) error { return op.Adjoint(ctx, dst, x) })
+	return o.batch(req, m, d, func(dst, x [][]float64) error { return op.Adjoint(ctx, dst, x) })
 }
 
 func (o *operatorServer) SolveShifted(ctx context.Context, req *pb.OpRequest) (*pb.OpResponse, error) {
@@ -115,7 +153,7 @@ func (o *operatorServer) SolveShifted(ctx context.Context, req *pb.OpRequest) (*
 	if err != nil {
 		return nil, err
 	}
-	return batch(req, d, d, func(dst, x [][]float64) error { return op.SolveShifted(ctx, dst, req.A, req.B, x) })
+	return o.batch(req, d, d, func(dst, x [][]float64) error { return op.SolveShifted(ctx, dst, req.A, req.B, x) })
 }
 
 func (o *operatorServer) Pinv(ctx context.Context, req *pb.OpRequest) (*pb.OpResponse, error) {
@@ -123,7 +161,7 @@ func (o *operatorServer) Pinv(ctx context.Context, req *pb.OpRequest) (*pb.OpRes
 	if err != nil {
 		return nil, err
 	}
-	return batch(req, m, d, func(dst, x [][]float64) error { return op.Pinv(ctx, dst, x) })
+	return o.batch(req, m, d, func(dst, x [][]float64) error { return op.Pinv(ctx, dst, x) })
 }
 
 func (o *operatorServer) GramEigenvalues(ctx context.Context, req *pb.SessionRequest) (*pb.Values, error) {
@@ -155,7 +193,7 @@ func (o *operatorServer) Vt(ctx context.Context, req *pb.OpRequest) (*pb.OpRespo
 	if err != nil {
 		return nil, err
 	}
-	return batch(req, d, d, func(dst, x [][]float64) error { return s.Vt(ctx, dst, x) })
+	return o.batch(req, d, d, func(dst, x [][]float64) error { return s.Vt(ctx, dst, x) })
 }
 
 func (o *operatorServer) V(ctx context.Context, req *pb.OpRequest) (*pb.OpResponse, error) {
@@ -163,7 +201,7 @@ func (o *operatorServer) V(ctx context.Context, req *pb.OpRequest) (*pb.OpRespon
 	if err != nil {
 		return nil, err
 	}
-	return batch(req, d, d, func(dst, x [][]float64) error { return s.V(ctx, dst, x) })
+	return o.batch(req, d, d, func(dst, x [][]float64) error { return s.V(ctx, dst, x) })
 }
 
 func (o *operatorServer) Ut(ctx context.Context, req *pb.OpRequest) (*pb.OpResponse, error) {
@@ -171,7 +209,7 @@ func (o *operatorServer) Ut(ctx context.Context, req *pb.OpRequest) (*pb.OpRespo
 	if err != nil {
 		return nil, err
 	}
-	return batch(req, m, m, func(dst, x [][]float64) error { return s.Ut(ctx, dst, x) })
+	return o.batch(req, m, m, func(dst, x [][]float64) error { return s.Ut(ctx, dst, x) })
 }
 
 func (o *operatorServer) U(ctx context.Context, req *pb.OpRequest) (*pb.OpResponse, error) {
@@ -179,7 +217,7 @@ func (o *operatorServer) U(ctx context.Context, req *pb.OpRequest) (*pb.OpRespon
 	if err != nil {
 		return nil, err
 	}
-	return batch(req, m, m, func(dst, x [][]float64) error { return s.U(ctx, dst, x) })
+	return o.batch(req, m, m, func(dst, x [][]float64) error { return s.U(ctx, dst, x) })
 }
 
 // modelServer serves a session's model; the model it holds is the host's
@@ -195,21 +233,24 @@ func (ms *modelServer) run(req *pb.ModelRequest, f func(m sdk.Model, dst, x, v [
 		return nil, err
 	}
 	_, d := se.op.Dims()
-	x, err := wire.DecodeRows(req.X, d)
+	x, err := se.rows(req.X, d)
 	if err != nil {
 		return nil, status.Errorf(codes.InvalidArgument, "x: %v", err)
 	}
 	var v [][]float64
 	if req.V != nil {
-		if v, err = wire.DecodeRows(req.V, d); err != nil {
+		if v, err = se.rows(req.V, d); err != nil {
 			return nil, status.Errorf(codes.InvalidArgument, "v: %v", err)
 		}
 	}
-	dst := sdk.NewRows(len(x), d)
+	dst, reply, err := se.output(req.Out, len(x), d)
+	if err != nil {
+		return nil, status.Errorf(codes.InvalidArgument, "out: %v", err)
+	}
 	if err := f(se.model, dst, x, v); err != nil {
 		return nil, status.Error(codes.InvalidArgument, err.Error())
 	}
-	return &pb.OpResponse{Y: wire.Rows(dst)}, nil
+	return &pb.OpResponse{Y: reply(dst)}, nil
 }
 
 func (ms *modelServer) Denoise(ctx context.Context, req *pb.ModelRequest) (*pb.OpResponse, error) {

@@ -79,12 +79,15 @@ func (DType) EnumDescriptor() ([]byte, []int) {
 	return file_ipbench_proto_rawDescGZIP(), []int{0}
 }
 
-// Tensor is shape [n, d] (a batch of n vectors) or [d] (one vector).
+// Tensor is shape [n, d] (a batch of n vectors) or [d] (one vector). Its
+// numbers are in data, or, when shm is set, in the session's shared memory
+// region at shm.offset (8-byte aligned).
 type Tensor struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Shape         []int64                `protobuf:"varint,1,rep,packed,name=shape,proto3" json:"shape,omitempty"`
 	Dtype         DType                  `protobuf:"varint,2,opt,name=dtype,proto3,enum=ipbench.plugin.v1.DType" json:"dtype,omitempty"`
 	Data          []byte                 `protobuf:"bytes,3,opt,name=data,proto3" json:"data,omitempty"`
+	Shm           *ShmRef                `protobuf:"bytes,4,opt,name=shm,proto3" json:"shm,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -140,6 +143,66 @@ func (x *Tensor) GetData() []byte {
 	return nil
 }
 
+func (x *Tensor) GetShm() *ShmRef {
+	if x != nil {
+		return x.Shm
+	}
+	return nil
+}
+
+// ShmRef is a byte range of the session's shared memory region.
+type ShmRef struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Offset        uint64                 `protobuf:"varint,1,opt,name=offset,proto3" json:"offset,omitempty"`
+	Length        uint64                 `protobuf:"varint,2,opt,name=length,proto3" json:"length,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ShmRef) Reset() {
+	*x = ShmRef{}
+	mi := &file_ipbench_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ShmRef) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ShmRef) ProtoMessage() {}
+
+func (x *ShmRef) ProtoReflect() protoreflect.Message {
+	mi := &file_ipbench_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ShmRef.ProtoReflect.Descriptor instead.
+func (*ShmRef) Descriptor() ([]byte, []int) {
+	return file_ipbench_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *ShmRef) GetOffset() uint64 {
+	if x != nil {
+		return x.Offset
+	}
+	return 0
+}
+
+func (x *ShmRef) GetLength() uint64 {
+	if x != nil {
+		return x.Length
+	}
+	return 0
+}
+
 type Empty struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields
@@ -148,7 +211,7 @@ type Empty struct {
 
 func (x *Empty) Reset() {
 	*x = Empty{}
-	mi := &file_ipbench_proto_msgTypes[1]
+	mi := &file_ipbench_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -160,7 +223,7 @@ func (x *Empty) String() string {
 func (*Empty) ProtoMessage() {}
 
 func (x *Empty) ProtoReflect() protoreflect.Message {
-	mi := &file_ipbench_proto_msgTypes[1]
+	mi := &file_ipbench_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -173,7 +236,7 @@ func (x *Empty) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Empty.ProtoReflect.Descriptor instead.
 func (*Empty) Descriptor() ([]byte, []int) {
-	return file_ipbench_proto_rawDescGZIP(), []int{1}
+	return file_ipbench_proto_rawDescGZIP(), []int{2}
 }
 
 type Param struct {
@@ -189,7 +252,7 @@ type Param struct {
 
 func (x *Param) Reset() {
 	*x = Param{}
-	mi := &file_ipbench_proto_msgTypes[2]
+	mi := &file_ipbench_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -201,7 +264,7 @@ func (x *Param) String() string {
 func (*Param) ProtoMessage() {}
 
 func (x *Param) ProtoReflect() protoreflect.Message {
-	mi := &file_ipbench_proto_msgTypes[2]
+	mi := &file_ipbench_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -214,7 +277,7 @@ func (x *Param) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Param.ProtoReflect.Descriptor instead.
 func (*Param) Descriptor() ([]byte, []int) {
-	return file_ipbench_proto_rawDescGZIP(), []int{2}
+	return file_ipbench_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *Param) GetName() string {
@@ -265,7 +328,7 @@ type InfoResponse struct {
 
 func (x *InfoResponse) Reset() {
 	*x = InfoResponse{}
-	mi := &file_ipbench_proto_msgTypes[3]
+	mi := &file_ipbench_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -277,7 +340,7 @@ func (x *InfoResponse) String() string {
 func (*InfoResponse) ProtoMessage() {}
 
 func (x *InfoResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ipbench_proto_msgTypes[3]
+	mi := &file_ipbench_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -290,7 +353,7 @@ func (x *InfoResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InfoResponse.ProtoReflect.Descriptor instead.
 func (*InfoResponse) Descriptor() ([]byte, []int) {
-	return file_ipbench_proto_rawDescGZIP(), []int{3}
+	return file_ipbench_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *InfoResponse) GetName() string {
@@ -339,7 +402,7 @@ type Seed struct {
 
 func (x *Seed) Reset() {
 	*x = Seed{}
-	mi := &file_ipbench_proto_msgTypes[4]
+	mi := &file_ipbench_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -351,7 +414,7 @@ func (x *Seed) String() string {
 func (*Seed) ProtoMessage() {}
 
 func (x *Seed) ProtoReflect() protoreflect.Message {
-	mi := &file_ipbench_proto_msgTypes[4]
+	mi := &file_ipbench_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -364,7 +427,7 @@ func (x *Seed) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Seed.ProtoReflect.Descriptor instead.
 func (*Seed) Descriptor() ([]byte, []int) {
-	return file_ipbench_proto_rawDescGZIP(), []int{4}
+	return file_ipbench_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *Seed) GetHi() uint64 {
@@ -382,25 +445,29 @@ func (x *Seed) GetLo() uint64 {
 }
 
 type SolveRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	BrokerId      uint32                 `protobuf:"varint,1,opt,name=broker_id,json=brokerId,proto3" json:"broker_id,omitempty"` // the broker stream serving Operator and Model
-	Session       uint64                 `protobuf:"varint,2,opt,name=session,proto3" json:"session,omitempty"`                   // names this call in every host call it makes
-	Y             *Tensor                `protobuf:"bytes,3,opt,name=y,proto3" json:"y,omitempty"`                                // [m]
-	SigmaY        float64                `protobuf:"fixed64,4,opt,name=sigma_y,json=sigmaY,proto3" json:"sigma_y,omitempty"`
-	SigmaMax      float64                `protobuf:"fixed64,5,opt,name=sigma_max,json=sigmaMax,proto3" json:"sigma_max,omitempty"`
-	M             int64                  `protobuf:"varint,6,opt,name=m,proto3" json:"m,omitempty"` // A: R^d -> R^m
-	D             int64                  `protobuf:"varint,7,opt,name=d,proto3" json:"d,omitempty"`
-	Seeds         []*Seed                `protobuf:"bytes,8,rep,name=seeds,proto3" json:"seeds,omitempty"` // one per sample
-	Nfe           int64                  `protobuf:"varint,9,opt,name=nfe,proto3" json:"nfe,omitempty"`
-	Params        map[string]float64     `protobuf:"bytes,10,rep,name=params,proto3" json:"params,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"fixed64,2,opt,name=value"`
-	HasSvd        bool                   `protobuf:"varint,11,opt,name=has_svd,json=hasSvd,proto3" json:"has_svd,omitempty"` // whether the operator offers its SVD
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	BrokerId uint32                 `protobuf:"varint,1,opt,name=broker_id,json=brokerId,proto3" json:"broker_id,omitempty"` // the broker stream serving Operator and Model
+	Session  uint64                 `protobuf:"varint,2,opt,name=session,proto3" json:"session,omitempty"`                   // names this call in every host call it makes
+	Y        *Tensor                `protobuf:"bytes,3,opt,name=y,proto3" json:"y,omitempty"`                                // [m]
+	SigmaY   float64                `protobuf:"fixed64,4,opt,name=sigma_y,json=sigmaY,proto3" json:"sigma_y,omitempty"`
+	SigmaMax float64                `protobuf:"fixed64,5,opt,name=sigma_max,json=sigmaMax,proto3" json:"sigma_max,omitempty"`
+	M        int64                  `protobuf:"varint,6,opt,name=m,proto3" json:"m,omitempty"` // A: R^d -> R^m
+	D        int64                  `protobuf:"varint,7,opt,name=d,proto3" json:"d,omitempty"`
+	Seeds    []*Seed                `protobuf:"bytes,8,rep,name=seeds,proto3" json:"seeds,omitempty"` // one per sample
+	Nfe      int64                  `protobuf:"varint,9,opt,name=nfe,proto3" json:"nfe,omitempty"`
+	Params   map[string]float64     `protobuf:"bytes,10,rep,name=params,proto3" json:"params,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"fixed64,2,opt,name=value"`
+	HasSvd   bool                   `protobuf:"varint,11,opt,name=has_svd,json=hasSvd,proto3" json:"has_svd,omitempty"` // whether the operator offers its SVD
+	// A file the plugin may map (read-write) for the tensors of this session,
+	// so that they need not travel through gRPC; empty: none.
+	ShmPath       string `protobuf:"bytes,12,opt,name=shm_path,json=shmPath,proto3" json:"shm_path,omitempty"`
+	ShmSize       uint64 `protobuf:"varint,13,opt,name=shm_size,json=shmSize,proto3" json:"shm_size,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *SolveRequest) Reset() {
 	*x = SolveRequest{}
-	mi := &file_ipbench_proto_msgTypes[5]
+	mi := &file_ipbench_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -412,7 +479,7 @@ func (x *SolveRequest) String() string {
 func (*SolveRequest) ProtoMessage() {}
 
 func (x *SolveRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ipbench_proto_msgTypes[5]
+	mi := &file_ipbench_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -425,7 +492,7 @@ func (x *SolveRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SolveRequest.ProtoReflect.Descriptor instead.
 func (*SolveRequest) Descriptor() ([]byte, []int) {
-	return file_ipbench_proto_rawDescGZIP(), []int{5}
+	return file_ipbench_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *SolveRequest) GetBrokerId() uint32 {
@@ -505,6 +572,20 @@ func (x *SolveRequest) GetHasSvd() bool {
 	return false
 }
 
+func (x *SolveRequest) GetShmPath() string {
+	if x != nil {
+		return x.ShmPath
+	}
+	return ""
+}
+
+func (x *SolveRequest) GetShmSize() uint64 {
+	if x != nil {
+		return x.ShmSize
+	}
+	return 0
+}
+
 type SolveResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Samples       *Tensor                `protobuf:"bytes,1,opt,name=samples,proto3" json:"samples,omitempty"` // [len(seeds), d]
@@ -514,7 +595,7 @@ type SolveResponse struct {
 
 func (x *SolveResponse) Reset() {
 	*x = SolveResponse{}
-	mi := &file_ipbench_proto_msgTypes[6]
+	mi := &file_ipbench_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -526,7 +607,7 @@ func (x *SolveResponse) String() string {
 func (*SolveResponse) ProtoMessage() {}
 
 func (x *SolveResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ipbench_proto_msgTypes[6]
+	mi := &file_ipbench_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -539,7 +620,7 @@ func (x *SolveResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SolveResponse.ProtoReflect.Descriptor instead.
 func (*SolveResponse) Descriptor() ([]byte, []int) {
-	return file_ipbench_proto_rawDescGZIP(), []int{6}
+	return file_ipbench_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *SolveResponse) GetSamples() *Tensor {
@@ -555,13 +636,14 @@ type OpRequest struct {
 	X             *Tensor                `protobuf:"bytes,2,opt,name=x,proto3" json:"x,omitempty"`
 	A             float64                `protobuf:"fixed64,3,opt,name=a,proto3" json:"a,omitempty"` // SolveShifted: (a I + b AᵀA) x = v
 	B             float64                `protobuf:"fixed64,4,opt,name=b,proto3" json:"b,omitempty"`
+	Out           *ShmRef                `protobuf:"bytes,5,opt,name=out,proto3" json:"out,omitempty"` // where to put the result in shared memory; unset: in the reply
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *OpRequest) Reset() {
 	*x = OpRequest{}
-	mi := &file_ipbench_proto_msgTypes[7]
+	mi := &file_ipbench_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -573,7 +655,7 @@ func (x *OpRequest) String() string {
 func (*OpRequest) ProtoMessage() {}
 
 func (x *OpRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ipbench_proto_msgTypes[7]
+	mi := &file_ipbench_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -586,7 +668,7 @@ func (x *OpRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OpRequest.ProtoReflect.Descriptor instead.
 func (*OpRequest) Descriptor() ([]byte, []int) {
-	return file_ipbench_proto_rawDescGZIP(), []int{7}
+	return file_ipbench_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *OpRequest) GetSession() uint64 {
@@ -617,6 +699,13 @@ func (x *OpRequest) GetB() float64 {
 	return 0
 }
 
+func (x *OpRequest) GetOut() *ShmRef {
+	if x != nil {
+		return x.Out
+	}
+	return nil
+}
+
 type OpResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Y             *Tensor                `protobuf:"bytes,1,opt,name=y,proto3" json:"y,omitempty"`
@@ -626,7 +715,7 @@ type OpResponse struct {
 
 func (x *OpResponse) Reset() {
 	*x = OpResponse{}
-	mi := &file_ipbench_proto_msgTypes[8]
+	mi := &file_ipbench_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -638,7 +727,7 @@ func (x *OpResponse) String() string {
 func (*OpResponse) ProtoMessage() {}
 
 func (x *OpResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ipbench_proto_msgTypes[8]
+	mi := &file_ipbench_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -651,7 +740,7 @@ func (x *OpResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OpResponse.ProtoReflect.Descriptor instead.
 func (*OpResponse) Descriptor() ([]byte, []int) {
-	return file_ipbench_proto_rawDescGZIP(), []int{8}
+	return file_ipbench_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *OpResponse) GetY() *Tensor {
@@ -670,7 +759,7 @@ type SessionRequest struct {
 
 func (x *SessionRequest) Reset() {
 	*x = SessionRequest{}
-	mi := &file_ipbench_proto_msgTypes[9]
+	mi := &file_ipbench_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -682,7 +771,7 @@ func (x *SessionRequest) String() string {
 func (*SessionRequest) ProtoMessage() {}
 
 func (x *SessionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ipbench_proto_msgTypes[9]
+	mi := &file_ipbench_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -695,7 +784,7 @@ func (x *SessionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SessionRequest.ProtoReflect.Descriptor instead.
 func (*SessionRequest) Descriptor() ([]byte, []int) {
-	return file_ipbench_proto_rawDescGZIP(), []int{9}
+	return file_ipbench_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *SessionRequest) GetSession() uint64 {
@@ -714,7 +803,7 @@ type Values struct {
 
 func (x *Values) Reset() {
 	*x = Values{}
-	mi := &file_ipbench_proto_msgTypes[10]
+	mi := &file_ipbench_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -726,7 +815,7 @@ func (x *Values) String() string {
 func (*Values) ProtoMessage() {}
 
 func (x *Values) ProtoReflect() protoreflect.Message {
-	mi := &file_ipbench_proto_msgTypes[10]
+	mi := &file_ipbench_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -739,7 +828,7 @@ func (x *Values) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Values.ProtoReflect.Descriptor instead.
 func (*Values) Descriptor() ([]byte, []int) {
-	return file_ipbench_proto_rawDescGZIP(), []int{10}
+	return file_ipbench_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *Values) GetValues() []float64 {
@@ -754,14 +843,15 @@ type ModelRequest struct {
 	Session       uint64                 `protobuf:"varint,1,opt,name=session,proto3" json:"session,omitempty"`
 	X             *Tensor                `protobuf:"bytes,2,opt,name=x,proto3" json:"x,omitempty"`
 	Sigma         float64                `protobuf:"fixed64,3,opt,name=sigma,proto3" json:"sigma,omitempty"`
-	V             *Tensor                `protobuf:"bytes,4,opt,name=v,proto3" json:"v,omitempty"` // VJP only
+	V             *Tensor                `protobuf:"bytes,4,opt,name=v,proto3" json:"v,omitempty"`     // VJP only
+	Out           *ShmRef                `protobuf:"bytes,5,opt,name=out,proto3" json:"out,omitempty"` // where to put the result in shared memory; unset: in the reply
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ModelRequest) Reset() {
 	*x = ModelRequest{}
-	mi := &file_ipbench_proto_msgTypes[11]
+	mi := &file_ipbench_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -773,7 +863,7 @@ func (x *ModelRequest) String() string {
 func (*ModelRequest) ProtoMessage() {}
 
 func (x *ModelRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ipbench_proto_msgTypes[11]
+	mi := &file_ipbench_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -786,7 +876,7 @@ func (x *ModelRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ModelRequest.ProtoReflect.Descriptor instead.
 func (*ModelRequest) Descriptor() ([]byte, []int) {
-	return file_ipbench_proto_rawDescGZIP(), []int{11}
+	return file_ipbench_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *ModelRequest) GetSession() uint64 {
@@ -817,15 +907,26 @@ func (x *ModelRequest) GetV() *Tensor {
 	return nil
 }
 
+func (x *ModelRequest) GetOut() *ShmRef {
+	if x != nil {
+		return x.Out
+	}
+	return nil
+}
+
 var File_ipbench_proto protoreflect.FileDescriptor
 
 const file_ipbench_proto_rawDesc = "" +
 	"\n" +
-	"\ripbench.proto\x12\x11ipbench.plugin.v1\"b\n" +
+	"\ripbench.proto\x12\x11ipbench.plugin.v1\"\x8f\x01\n" +
 	"\x06Tensor\x12\x14\n" +
 	"\x05shape\x18\x01 \x03(\x03R\x05shape\x12.\n" +
 	"\x05dtype\x18\x02 \x01(\x0e2\x18.ipbench.plugin.v1.DTypeR\x05dtype\x12\x12\n" +
-	"\x04data\x18\x03 \x01(\fR\x04data\"\a\n" +
+	"\x04data\x18\x03 \x01(\fR\x04data\x12+\n" +
+	"\x03shm\x18\x04 \x01(\v2\x19.ipbench.plugin.v1.ShmRefR\x03shm\"8\n" +
+	"\x06ShmRef\x12\x16\n" +
+	"\x06offset\x18\x01 \x01(\x04R\x06offset\x12\x16\n" +
+	"\x06length\x18\x02 \x01(\x04R\x06length\"\a\n" +
 	"\x05Empty\"k\n" +
 	"\x05Param\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
@@ -841,7 +942,7 @@ const file_ipbench_proto_rawDesc = "" +
 	"\x06params\x18\x05 \x03(\v2\x18.ipbench.plugin.v1.ParamR\x06params\"&\n" +
 	"\x04Seed\x12\x0e\n" +
 	"\x02hi\x18\x01 \x01(\x04R\x02hi\x12\x0e\n" +
-	"\x02lo\x18\x02 \x01(\x04R\x02lo\"\x9a\x03\n" +
+	"\x02lo\x18\x02 \x01(\x04R\x02lo\"\xd0\x03\n" +
 	"\fSolveRequest\x12\x1b\n" +
 	"\tbroker_id\x18\x01 \x01(\rR\bbrokerId\x12\x18\n" +
 	"\asession\x18\x02 \x01(\x04R\asession\x12'\n" +
@@ -854,29 +955,33 @@ const file_ipbench_proto_rawDesc = "" +
 	"\x03nfe\x18\t \x01(\x03R\x03nfe\x12C\n" +
 	"\x06params\x18\n" +
 	" \x03(\v2+.ipbench.plugin.v1.SolveRequest.ParamsEntryR\x06params\x12\x17\n" +
-	"\ahas_svd\x18\v \x01(\bR\x06hasSvd\x1a9\n" +
+	"\ahas_svd\x18\v \x01(\bR\x06hasSvd\x12\x19\n" +
+	"\bshm_path\x18\f \x01(\tR\ashmPath\x12\x19\n" +
+	"\bshm_size\x18\r \x01(\x04R\ashmSize\x1a9\n" +
 	"\vParamsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\x01R\x05value:\x028\x01\"D\n" +
 	"\rSolveResponse\x123\n" +
-	"\asamples\x18\x01 \x01(\v2\x19.ipbench.plugin.v1.TensorR\asamples\"j\n" +
+	"\asamples\x18\x01 \x01(\v2\x19.ipbench.plugin.v1.TensorR\asamples\"\x97\x01\n" +
 	"\tOpRequest\x12\x18\n" +
 	"\asession\x18\x01 \x01(\x04R\asession\x12'\n" +
 	"\x01x\x18\x02 \x01(\v2\x19.ipbench.plugin.v1.TensorR\x01x\x12\f\n" +
 	"\x01a\x18\x03 \x01(\x01R\x01a\x12\f\n" +
-	"\x01b\x18\x04 \x01(\x01R\x01b\"5\n" +
+	"\x01b\x18\x04 \x01(\x01R\x01b\x12+\n" +
+	"\x03out\x18\x05 \x01(\v2\x19.ipbench.plugin.v1.ShmRefR\x03out\"5\n" +
 	"\n" +
 	"OpResponse\x12'\n" +
 	"\x01y\x18\x01 \x01(\v2\x19.ipbench.plugin.v1.TensorR\x01y\"*\n" +
 	"\x0eSessionRequest\x12\x18\n" +
 	"\asession\x18\x01 \x01(\x04R\asession\" \n" +
 	"\x06Values\x12\x16\n" +
-	"\x06values\x18\x01 \x03(\x01R\x06values\"\x90\x01\n" +
+	"\x06values\x18\x01 \x03(\x01R\x06values\"\xbd\x01\n" +
 	"\fModelRequest\x12\x18\n" +
 	"\asession\x18\x01 \x01(\x04R\asession\x12'\n" +
 	"\x01x\x18\x02 \x01(\v2\x19.ipbench.plugin.v1.TensorR\x01x\x12\x14\n" +
 	"\x05sigma\x18\x03 \x01(\x01R\x05sigma\x12'\n" +
-	"\x01v\x18\x04 \x01(\v2\x19.ipbench.plugin.v1.TensorR\x01v*8\n" +
+	"\x01v\x18\x04 \x01(\v2\x19.ipbench.plugin.v1.TensorR\x01v\x12+\n" +
+	"\x03out\x18\x05 \x01(\v2\x19.ipbench.plugin.v1.ShmRefR\x03out*8\n" +
 	"\x05DType\x12\x15\n" +
 	"\x11DTYPE_UNSPECIFIED\x10\x00\x12\v\n" +
 	"\aFLOAT32\x10\x01\x12\v\n" +
@@ -914,69 +1019,73 @@ func file_ipbench_proto_rawDescGZIP() []byte {
 }
 
 var file_ipbench_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_ipbench_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
+var file_ipbench_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
 var file_ipbench_proto_goTypes = []any{
 	(DType)(0),             // 0: ipbench.plugin.v1.DType
 	(*Tensor)(nil),         // 1: ipbench.plugin.v1.Tensor
-	(*Empty)(nil),          // 2: ipbench.plugin.v1.Empty
-	(*Param)(nil),          // 3: ipbench.plugin.v1.Param
-	(*InfoResponse)(nil),   // 4: ipbench.plugin.v1.InfoResponse
-	(*Seed)(nil),           // 5: ipbench.plugin.v1.Seed
-	(*SolveRequest)(nil),   // 6: ipbench.plugin.v1.SolveRequest
-	(*SolveResponse)(nil),  // 7: ipbench.plugin.v1.SolveResponse
-	(*OpRequest)(nil),      // 8: ipbench.plugin.v1.OpRequest
-	(*OpResponse)(nil),     // 9: ipbench.plugin.v1.OpResponse
-	(*SessionRequest)(nil), // 10: ipbench.plugin.v1.SessionRequest
-	(*Values)(nil),         // 11: ipbench.plugin.v1.Values
-	(*ModelRequest)(nil),   // 12: ipbench.plugin.v1.ModelRequest
-	nil,                    // 13: ipbench.plugin.v1.SolveRequest.ParamsEntry
+	(*ShmRef)(nil),         // 2: ipbench.plugin.v1.ShmRef
+	(*Empty)(nil),          // 3: ipbench.plugin.v1.Empty
+	(*Param)(nil),          // 4: ipbench.plugin.v1.Param
+	(*InfoResponse)(nil),   // 5: ipbench.plugin.v1.InfoResponse
+	(*Seed)(nil),           // 6: ipbench.plugin.v1.Seed
+	(*SolveRequest)(nil),   // 7: ipbench.plugin.v1.SolveRequest
+	(*SolveResponse)(nil),  // 8: ipbench.plugin.v1.SolveResponse
+	(*OpRequest)(nil),      // 9: ipbench.plugin.v1.OpRequest
+	(*OpResponse)(nil),     // 10: ipbench.plugin.v1.OpResponse
+	(*SessionRequest)(nil), // 11: ipbench.plugin.v1.SessionRequest
+	(*Values)(nil),         // 12: ipbench.plugin.v1.Values
+	(*ModelRequest)(nil),   // 13: ipbench.plugin.v1.ModelRequest
+	nil,                    // 14: ipbench.plugin.v1.SolveRequest.ParamsEntry
 }
 var file_ipbench_proto_depIdxs = []int32{
 	0,  // 0: ipbench.plugin.v1.Tensor.dtype:type_name -> ipbench.plugin.v1.DType
-	3,  // 1: ipbench.plugin.v1.InfoResponse.params:type_name -> ipbench.plugin.v1.Param
-	1,  // 2: ipbench.plugin.v1.SolveRequest.y:type_name -> ipbench.plugin.v1.Tensor
-	5,  // 3: ipbench.plugin.v1.SolveRequest.seeds:type_name -> ipbench.plugin.v1.Seed
-	13, // 4: ipbench.plugin.v1.SolveRequest.params:type_name -> ipbench.plugin.v1.SolveRequest.ParamsEntry
-	1,  // 5: ipbench.plugin.v1.SolveResponse.samples:type_name -> ipbench.plugin.v1.Tensor
-	1,  // 6: ipbench.plugin.v1.OpRequest.x:type_name -> ipbench.plugin.v1.Tensor
-	1,  // 7: ipbench.plugin.v1.OpResponse.y:type_name -> ipbench.plugin.v1.Tensor
-	1,  // 8: ipbench.plugin.v1.ModelRequest.x:type_name -> ipbench.plugin.v1.Tensor
-	1,  // 9: ipbench.plugin.v1.ModelRequest.v:type_name -> ipbench.plugin.v1.Tensor
-	2,  // 10: ipbench.plugin.v1.Solver.Info:input_type -> ipbench.plugin.v1.Empty
-	6,  // 11: ipbench.plugin.v1.Solver.Solve:input_type -> ipbench.plugin.v1.SolveRequest
-	8,  // 12: ipbench.plugin.v1.Operator.Apply:input_type -> ipbench.plugin.v1.OpRequest
-	8,  // 13: ipbench.plugin.v1.Operator.Adjoint:input_type -> ipbench.plugin.v1.OpRequest
-	8,  // 14: ipbench.plugin.v1.Operator.SolveShifted:input_type -> ipbench.plugin.v1.OpRequest
-	8,  // 15: ipbench.plugin.v1.Operator.Pinv:input_type -> ipbench.plugin.v1.OpRequest
-	10, // 16: ipbench.plugin.v1.Operator.GramEigenvalues:input_type -> ipbench.plugin.v1.SessionRequest
-	10, // 17: ipbench.plugin.v1.Operator.Singular:input_type -> ipbench.plugin.v1.SessionRequest
-	8,  // 18: ipbench.plugin.v1.Operator.Vt:input_type -> ipbench.plugin.v1.OpRequest
-	8,  // 19: ipbench.plugin.v1.Operator.V:input_type -> ipbench.plugin.v1.OpRequest
-	8,  // 20: ipbench.plugin.v1.Operator.Ut:input_type -> ipbench.plugin.v1.OpRequest
-	8,  // 21: ipbench.plugin.v1.Operator.U:input_type -> ipbench.plugin.v1.OpRequest
-	12, // 22: ipbench.plugin.v1.Model.Denoise:input_type -> ipbench.plugin.v1.ModelRequest
-	12, // 23: ipbench.plugin.v1.Model.VJP:input_type -> ipbench.plugin.v1.ModelRequest
-	12, // 24: ipbench.plugin.v1.Model.DenoiseEPS:input_type -> ipbench.plugin.v1.ModelRequest
-	4,  // 25: ipbench.plugin.v1.Solver.Info:output_type -> ipbench.plugin.v1.InfoResponse
-	7,  // 26: ipbench.plugin.v1.Solver.Solve:output_type -> ipbench.plugin.v1.SolveResponse
-	9,  // 27: ipbench.plugin.v1.Operator.Apply:output_type -> ipbench.plugin.v1.OpResponse
-	9,  // 28: ipbench.plugin.v1.Operator.Adjoint:output_type -> ipbench.plugin.v1.OpResponse
-	9,  // 29: ipbench.plugin.v1.Operator.SolveShifted:output_type -> ipbench.plugin.v1.OpResponse
-	9,  // 30: ipbench.plugin.v1.Operator.Pinv:output_type -> ipbench.plugin.v1.OpResponse
-	11, // 31: ipbench.plugin.v1.Operator.GramEigenvalues:output_type -> ipbench.plugin.v1.Values
-	11, // 32: ipbench.plugin.v1.Operator.Singular:output_type -> ipbench.plugin.v1.Values
-	9,  // 33: ipbench.plugin.v1.Operator.Vt:output_type -> ipbench.plugin.v1.OpResponse
-	9,  // 34: ipbench.plugin.v1.Operator.V:output_type -> ipbench.plugin.v1.OpResponse
-	9,  // 35: ipbench.plugin.v1.Operator.Ut:output_type -> ipbench.plugin.v1.OpResponse
-	9,  // 36: ipbench.plugin.v1.Operator.U:output_type -> ipbench.plugin.v1.OpResponse
-	9,  // 37: ipbench.plugin.v1.Model.Denoise:output_type -> ipbench.plugin.v1.OpResponse
-	9,  // 38: ipbench.plugin.v1.Model.VJP:output_type -> ipbench.plugin.v1.OpResponse
-	9,  // 39: ipbench.plugin.v1.Model.DenoiseEPS:output_type -> ipbench.plugin.v1.OpResponse
-	25, // [25:40] is the sub-list for method output_type
-	10, // [10:25] is the sub-list for method input_type
-	10, // [10:10] is the sub-list for extension type_name
-	10, // [10:10] is the sub-list for extension extendee
-	0,  // [0:10] is the sub-list for field type_name
+	2,  // 1: ipbench.plugin.v1.Tensor.shm:type_name -> ipbench.plugin.v1.ShmRef
+	4,  // 2: ipbench.plugin.v1.InfoResponse.params:type_name -> ipbench.plugin.v1.Param
+	1,  // 3: ipbench.plugin.v1.SolveRequest.y:type_name -> ipbench.plugin.v1.Tensor
+	6,  // 4: ipbench.plugin.v1.SolveRequest.seeds:type_name -> ipbench.plugin.v1.Seed
+	14, // 5: ipbench.plugin.v1.SolveRequest.params:type_name -> ipbench.plugin.v1.SolveRequest.ParamsEntry
+	1,  // 6: ipbench.plugin.v1.SolveResponse.samples:type_name -> ipbench.plugin.v1.Tensor
+	1,  // 7: ipbench.plugin.v1.OpRequest.x:type_name -> ipbench.plugin.v1.Tensor
+	2,  // 8: ipbench.plugin.v1.OpRequest.out:type_name -> ipbench.plugin.v1.ShmRef
+	1,  // 9: ipbench.plugin.v1.OpResponse.y:type_name -> ipbench.plugin.v1.Tensor
+	1,  // 10: ipbench.plugin.v1.ModelRequest.x:type_name -> ipbench.plugin.v1.Tensor
+	1,  // 11: ipbench.plugin.v1.ModelRequest.v:type_name -> ipbench.plugin.v1.Tensor
+	2,  // 12: ipbench.plugin.v1.ModelRequest.out:type_name -> ipbench.plugin.v1.ShmRef
+	3,  // 13: ipbench.plugin.v1.Solver.Info:input_type -> ipbench.plugin.v1.Empty
+	7,  // 14: ipbench.plugin.v1.Solver.Solve:input_type -> ipbench.plugin.v1.SolveRequest
+	9,  // 15: ipbench.plugin.v1.Operator.Apply:input_type -> ipbench.plugin.v1.OpRequest
+	9,  // 16: ipbench.plugin.v1.Operator.Adjoint:input_type -> ipbench.plugin.v1.OpRequest
+	9,  // 17: ipbench.plugin.v1.Operator.SolveShifted:input_type -> ipbench.plugin.v1.OpRequest
+	9,  // 18: ipbench.plugin.v1.Operator.Pinv:input_type -> ipbench.plugin.v1.OpRequest
+	11, // 19: ipbench.plugin.v1.Operator.GramEigenvalues:input_type -> ipbench.plugin.v1.SessionRequest
+	11, // 20: ipbench.plugin.v1.Operator.Singular:input_type -> ipbench.plugin.v1.SessionRequest
+	9,  // 21: ipbench.plugin.v1.Operator.Vt:input_type -> ipbench.plugin.v1.OpRequest
+	9,  // 22: ipbench.plugin.v1.Operator.V:input_type -> ipbench.plugin.v1.OpRequest
+	9,  // 23: ipbench.plugin.v1.Operator.Ut:input_type -> ipbench.plugin.v1.OpRequest
+	9,  // 24: ipbench.plugin.v1.Operator.U:input_type -> ipbench.plugin.v1.OpRequest
+	13, // 25: ipbench.plugin.v1.Model.Denoise:input_type -> ipbench.plugin.v1.ModelRequest
+	13, // 26: ipbench.plugin.v1.Model.VJP:input_type -> ipbench.plugin.v1.ModelRequest
+	13, // 27: ipbench.plugin.v1.Model.DenoiseEPS:input_type -> ipbench.plugin.v1.ModelRequest
+	5,  // 28: ipbench.plugin.v1.Solver.Info:output_type -> ipbench.plugin.v1.InfoResponse
+	8,  // 29: ipbench.plugin.v1.Solver.Solve:output_type -> ipbench.plugin.v1.SolveResponse
+	10, // 30: ipbench.plugin.v1.Operator.Apply:output_type -> ipbench.plugin.v1.OpResponse
+	10, // 31: ipbench.plugin.v1.Operator.Adjoint:output_type -> ipbench.plugin.v1.OpResponse
+	10, // 32: ipbench.plugin.v1.Operator.SolveShifted:output_type -> ipbench.plugin.v1.OpResponse
+	10, // 33: ipbench.plugin.v1.Operator.Pinv:output_type -> ipbench.plugin.v1.OpResponse
+	12, // 34: ipbench.plugin.v1.Operator.GramEigenvalues:output_type -> ipbench.plugin.v1.Values
+	12, // 35: ipbench.plugin.v1.Operator.Singular:output_type -> ipbench.plugin.v1.Values
+	10, // 36: ipbench.plugin.v1.Operator.Vt:output_type -> ipbench.plugin.v1.OpResponse
+	10, // 37: ipbench.plugin.v1.Operator.V:output_type -> ipbench.plugin.v1.OpResponse
+	10, // 38: ipbench.plugin.v1.Operator.Ut:output_type -> ipbench.plugin.v1.OpResponse
+	10, // 39: ipbench.plugin.v1.Operator.U:output_type -> ipbench.plugin.v1.OpResponse
+	10, // 40: ipbench.plugin.v1.Model.Denoise:output_type -> ipbench.plugin.v1.OpResponse
+	10, // 41: ipbench.plugin.v1.Model.VJP:output_type -> ipbench.plugin.v1.OpResponse
+	10, // 42: ipbench.plugin.v1.Model.DenoiseEPS:output_type -> ipbench.plugin.v1.OpResponse
+	28, // [28:43] is the sub-list for method output_type
+	13, // [13:28] is the sub-list for method input_type
+	13, // [13:13] is the sub-list for extension type_name
+	13, // [13:13] is the sub-list for extension extendee
+	0,  // [0:13] is the sub-list for field type_name
 }
 
 func init() { file_ipbench_proto_init() }
@@ -990,7 +1099,7 @@ func file_ipbench_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_ipbench_proto_rawDesc), len(file_ipbench_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   13,
+			NumMessages:   14,
 			NumExtensions: 0,
 			NumServices:   3,
 		},

@@ -129,12 +129,20 @@ func (s *solverServer) Solve(ctx context.Context, req *pb.SolveRequest) (resp *p
 	if err != nil {
 		return nil, status.Errorf(codes.InvalidArgument, "y: %v", err)
 	}
-	op := remoteOp{c: pb.NewOperatorClient(conn), session: req.Session, m: m, d: d}
+	var region *wire.Region
+	if req.ShmPath != "" {
+		if region, err = wire.OpenRegion(req.ShmPath, int(req.ShmSize)); err != nil {
+			return nil, status.Errorf(codes.Unavailable, "%v", err)
+		}
+		defer region.Close()
+	}
+	tr := transport{region: region}
+	op := remoteOp{c: pb.NewOperatorClient(conn), session: req.Session, m: m, d: d, tr: tr}
 	var sop Operator = op
 	if req.HasSvd {
 		sop = remoteSVD{op}
 	}
-	model := remoteModel{c: pb.NewModelClient(conn), session: req.Session, d: d}
+	model := remoteModel{c: pb.NewModelClient(conn), session: req.Session, d: d, tr: tr}
 	seeds := make([]Seed, len(req.Seeds))
 	for i, sd := range req.Seeds {
 		seeds[i] = Seed{Hi: sd.Hi, Lo: sd.Lo}
@@ -148,7 +156,75 @@ func (s *solverServer) Solve(ctx context.Context, req *pb.SolveRequest) (resp *p
 	if err := s.impl.Solve(ctx, dst, p, model, seeds, int(req.Nfe), params); err != nil {
 		return nil, status.Error(codes.Unknown, err.Error())
 	}
+	if region != nil {
+		// The host copies the samples out before it removes the region.
+		if t, _, ok := region.Put(dst); ok {
+			return &pb.SolveResponse{Samples: t}, nil
+		}
+	}
 	return &pb.SolveResponse{Samples: wire.Rows(dst)}, nil
+}
+
+// transport moves a call's tensors: through the session's shared memory
+// where there is room, inside the messages otherwise.
+type transport struct{ region *wire.Region }
+
+// send returns the tensors for inputs (nil rows stay nil), the shared
+// memory reference for an output of n rows of length d (nil: in the reply),
+// and a function that releases what it reserved.
+func (tr transport) send(n, d int, inputs ...[][]float64) (tensors []*pb.Tensor, out *pb.ShmRef, release func()) {
+	var frees []func()
+	release = func() {
+		for _, f := range frees {
+			f()
+		}
+	}
+	for _, in := range inputs {
+		if in == nil {
+			tensors = append(tensors, nil)
+			continue
+		}
+		if tr.region != nil {
+			if t, free, ok := tr.region.Put(in); ok {
+				tensors = append(tensors, t)
+				frees = append(frees, free)
+				continue
+			}
+		}
+		tensors = append(tensors, wire.Rows(in))
+	}
+	if tr.region != nil {
+		if off, ok := tr.region.Alloc(8 * n * d); ok {
+			out = wire.ShmTensor(off, n, d).Shm
+			frees = append(frees, func() { tr.region.Free(off) })
+		}
+	}
+	return tensors, out, release
+}
+
+// receive copies a reply tensor into dst.
+func (tr transport) receive(dst [][]float64, t *pb.Tensor) error {
+	if t != nil && t.Shm != nil {
+		if tr.region == nil {
+			return fmt.Errorf("shared-memory reply without a region")
+		}
+		d := 0
+		if len(dst) > 0 {
+			d = len(dst[0])
+		}
+		rows, err := tr.region.Rows(t, d)
+		if err != nil {
+			return err
+		}
+		if len(rows) != len(dst) {
+			return fmt.Errorf("reply of %d rows for %d", len(rows), len(dst))
+		}
+		for i := range dst {
+			copy(dst[i], rows[i])
+		}
+		return nil
+	}
+	return wire.DecodeInto(dst, t)
 }
 
 // remoteOp is the plugin side of the host's Operator service.
@@ -156,6 +232,7 @@ type remoteOp struct {
 	c       pb.OperatorClient
 	session uint64
 	m, d    int
+	tr      transport
 }
 
 func (o remoteOp) Dims() (m, d int) { return o.m, o.d }
@@ -166,11 +243,17 @@ func (o remoteOp) call(ctx context.Context, name string, f opCall, dst, x [][]fl
 	if len(dst) != len(x) {
 		return fmt.Errorf("operator %s: %d output rows for %d input rows", name, len(dst), len(x))
 	}
-	r, err := f(ctx, &pb.OpRequest{Session: o.session, X: wire.Rows(x), A: a, B: b})
+	d := 0
+	if len(dst) > 0 {
+		d = len(dst[0])
+	}
+	in, out, release := o.tr.send(len(dst), d, x)
+	defer release()
+	r, err := f(ctx, &pb.OpRequest{Session: o.session, X: in[0], A: a, B: b, Out: out})
 	if err != nil {
 		return fmt.Errorf("operator %s: %w", name, err)
 	}
-	if err := wire.DecodeInto(dst, r.Y); err != nil {
+	if err := o.tr.receive(dst, r.Y); err != nil {
 		return fmt.Errorf("operator %s: %w", name, err)
 	}
 	return nil
@@ -223,20 +306,19 @@ type remoteModel struct {
 	c       pb.ModelClient
 	session uint64
 	d       int
+	tr      transport
 }
 
 type modelCall func(context.Context, *pb.ModelRequest, ...grpc.CallOption) (*pb.OpResponse, error)
 
 func (m remoteModel) call(ctx context.Context, name string, f modelCall, dst, x [][]float64, sigma float64, v [][]float64) error {
-	req := &pb.ModelRequest{Session: m.session, X: wire.Rows(x), Sigma: sigma}
-	if v != nil {
-		req.V = wire.Rows(v)
-	}
-	r, err := f(ctx, req)
+	in, out, release := m.tr.send(len(dst), m.d, x, v)
+	defer release()
+	r, err := f(ctx, &pb.ModelRequest{Session: m.session, X: in[0], V: in[1], Sigma: sigma, Out: out})
 	if err != nil {
 		return fmt.Errorf("model %s: %w", name, err)
 	}
-	if err := wire.DecodeInto(dst, r.Y); err != nil {
+	if err := m.tr.receive(dst, r.Y); err != nil {
 		return fmt.Errorf("model %s: %w", name, err)
 	}
 	return nil

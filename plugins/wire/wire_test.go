@@ -62,3 +62,48 @@ func TestBadTensors(t *testing.T) {
 		t.Error("DecodeInto with the wrong row count: no error")
 	}
 }
+
+func TestRegion(t *testing.T) {
+	r, err := CreateRegion(1 << 12)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	q, err := OpenRegion(r.Path(), 1<<12)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer q.Close()
+	rows := [][]float64{{1, 2, 3}, {4, 5, math.Inf(-1)}}
+	tn, release, ok := r.Put(rows)
+	if !ok {
+		t.Fatal("no room")
+	}
+	got, err := q.Rows(tn, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got[1][2] != math.Inf(-1) || got[0][1] != 2 {
+		t.Errorf("other mapping sees %v", got)
+	}
+	got[0][0] = 9 // written through one mapping, read through the other
+	if v, _ := r.Rows(tn, 3); v[0][0] != 9 {
+		t.Error("writes are not shared")
+	}
+	// Allocation: fill, free, reuse.
+	a, _ := r.Alloc(1000)
+	if _, ok := r.Alloc(1 << 12); ok {
+		t.Error("over-allocation succeeded")
+	}
+	release()
+	r.Free(a)
+	if off, ok := r.Alloc(4000); !ok || off != 0 {
+		t.Errorf("after freeing, Alloc(4000) = %d, %v", off, ok)
+	}
+	if _, err := q.Rows(ShmTensor(4096, 1, 3), 3); err == nil {
+		t.Error("out-of-range view: no error")
+	}
+	if _, err := OpenRegion(r.Path(), 100); err == nil {
+		t.Error("wrong size: no error")
+	}
+}
