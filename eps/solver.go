@@ -40,14 +40,14 @@ func (s Solver) Solve(ctx context.Context, dst [][]float64, p sdk.Problem, m sdk
 		return fmt.Errorf("eps: %w", err)
 	}
 	_, d := p.Op.Dims()
-	aty := sdk.NewRows(1, d)
+	aty := sdk.Rows(ctx, 1, d)
 	if err := p.Op.Adjoint(ctx, aty, [][]float64{p.Y}); err != nil {
 		return err
 	}
 	if err := edm.Start(dst, p.SigmaMax, sdk.Rands(seeds)); err != nil {
 		return fmt.Errorf("eps: %w", err)
 	}
-	pivots := sdk.NewRows(len(dst), d)
+	pivots := sdk.Rows(ctx, len(dst), d)
 	denoise := func(ctx context.Context, den, x [][]float64, sigma float64) error {
 		if err := Pivots(ctx, pivots, p.Op, x, aty[0], 1, sigma, p.SigmaY); err != nil {
 			return err

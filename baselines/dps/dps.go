@@ -54,7 +54,7 @@ func (Solver) Solve(ctx context.Context, dst [][]float64, p sdk.Problem, m sdk.M
 	zeta, ancestral := params["zeta"], params["ancestral"] != 0
 	mm, d := p.Op.Dims()
 	n := len(dst)
-	x0, g, grad, r := sdk.NewRows(n, d), sdk.NewRows(n, d), sdk.NewRows(n, d), sdk.NewRows(n, mm)
+	x0, g, grad, r := sdk.Rows(ctx, n, d), sdk.Rows(ctx, n, d), sdk.Rows(ctx, n, d), sdk.Rows(ctx, n, mm)
 	rng := sdk.Rands(seeds)
 	if err := edm.Start(dst, p.SigmaMax, rng); err != nil {
 		return fmt.Errorf("dps: %w", err)

@@ -32,6 +32,7 @@ func TestMain(m *testing.M) {
 	for name, pkg := range map[string]string{
 		"ipbench-solver-eps": "github.com/ipbench/ipbench/eps/cmd/ipbench-solver-eps",
 		"faultplugin":        "./testdata/faultplugin",
+		"echoplugin":         "./testdata/echoplugin",
 	} {
 		cmd := exec.Command("go", "build", "-o", filepath.Join(dir, name), pkg)
 		cmd.Stderr = os.Stderr

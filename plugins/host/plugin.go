@@ -52,11 +52,13 @@ type Config struct {
 	NoSharedMemory bool
 }
 
-// regionSize is the shared memory offered to a Solve call: room for six
-// batches of the largest shape (inputs, outputs and calls in flight), at
-// most 2 GiB; a tensor that does not fit travels in the message instead.
+// regionSize is the shared memory offered to a Solve call: room for twelve
+// batches of the largest shape (the solver's working buffers, inputs and
+// outputs of calls in flight), at most 2 GiB. It is a sparse file in RAM:
+// only what is written takes memory. A tensor that does not fit travels in
+// the message instead.
 func regionSize(n, m, d int) int {
-	return min(6*8*n*max(m, d)+1<<20, 2<<30)
+	return min(12*8*n*max(m, d)+1<<20, 2<<30)
 }
 
 // Plugin is one solver plugin binary and, while it runs, its process. It
@@ -70,6 +72,7 @@ type Plugin struct {
 	info sdk.Info
 
 	mu       sync.Mutex
+	region   *wire.Region // shared memory, kept across calls while large enough
 	client   *plugin.Client
 	rpc      pb.SolverClient
 	brokerID uint32
@@ -201,6 +204,30 @@ func (clientPlugin) GRPCClient(_ context.Context, b *plugin.GRPCBroker, c *grpc.
 	return &solverConn{rpc: pb.NewSolverClient(c), broker: b}, nil
 }
 
+// regionFor returns the shared memory region for a call of n samples, made
+// anew only when the last one is too small: a kept region is already mapped
+// and faulted in on both sides. nil when there is none (no /dev/shm, no room,
+// or NoSharedMemory): tensors then travel in messages. p.mu is held.
+func (p *Plugin) regionFor(n, m, d int) *wire.Region {
+	if p.cfg.NoSharedMemory {
+		return nil
+	}
+	size := regionSize(n, m, d)
+	if p.region != nil && p.region.Size() >= size {
+		return p.region
+	}
+	if p.region != nil {
+		p.region.Close()
+		p.region = nil
+	}
+	r, err := wire.CreateRegion(size)
+	if err != nil {
+		return nil
+	}
+	p.region = r
+	return r
+}
+
 // Info returns the solver's description, as the plugin gave it at start.
 func (p *Plugin) Info() sdk.Info { return p.info }
 
@@ -211,6 +238,10 @@ func (p *Plugin) Close() {
 	if p.client != nil {
 		p.client.Kill()
 		p.client = nil
+	}
+	if p.region != nil {
+		p.region.Close()
+		p.region = nil
 	}
 }
 
@@ -227,14 +258,7 @@ func (p *Plugin) Solve(ctx context.Context, dst [][]float64, prob sdk.Problem, m
 	}
 	mm, d := prob.Op.Dims()
 	_, hasSVD := prob.Op.(sdk.SVD)
-	se := &session{op: prob.Op, model: m}
-	if !p.cfg.NoSharedMemory {
-		// Without a region (no /dev/shm, no room) tensors travel in messages.
-		if r, err := wire.CreateRegion(regionSize(len(dst), mm, d)); err == nil {
-			se.region = r
-			defer r.Close()
-		}
-	}
+	se := &session{op: prob.Op, model: m, region: p.regionFor(len(dst), mm, d)}
 	id := p.sessions.add(se)
 	defer p.sessions.remove(id)
 	req := &pb.SolveRequest{

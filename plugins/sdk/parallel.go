@@ -1,6 +1,7 @@
 package sdk
 
 import (
+	"context"
 	"runtime"
 	"sync"
 )
@@ -36,6 +37,26 @@ func ParallelRows(n int, f func(i int)) {
 			f(i)
 		}
 	})
+}
+
+type allocKey struct{}
+
+// WithAllocator returns a context whose Rows come from alloc: the SDK uses
+// it to put a solver's working buffers in memory the host can read in place.
+func WithAllocator(ctx context.Context, alloc func(n, d int) [][]float64) context.Context {
+	return context.WithValue(ctx, allocKey{}, alloc)
+}
+
+// Rows returns n rows of length d for a solver's working buffers. In a
+// plugin they live in the memory shared with the host, so that passing them
+// to the model or the operator copies nothing; elsewhere it is NewRows.
+func Rows(ctx context.Context, n, d int) [][]float64 {
+	if alloc, ok := ctx.Value(allocKey{}).(func(n, d int) [][]float64); ok {
+		if r := alloc(n, d); r != nil {
+			return r
+		}
+	}
+	return NewRows(n, d)
 }
 
 // NewRows returns n rows of length d backed by one allocation.

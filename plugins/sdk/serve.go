@@ -54,9 +54,33 @@ type solverServer struct {
 	impl   Solver
 	broker *plugin.GRPCBroker
 
-	mu     sync.Mutex
-	conns  map[uint32]*grpc.ClientConn
-	params map[string]Param
+	mu      sync.Mutex
+	conns   map[uint32]*grpc.ClientConn
+	regions map[string]*wire.Region // mapped once, kept while the host keeps them
+}
+
+// region maps the host's shared memory region, once per file; a region the
+// host replaced is unmapped. Each call starts with the whole region free.
+func (s *solverServer) region(path string, size int) (*wire.Region, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if r, ok := s.regions[path]; ok && r.Size() == size {
+		r.Reset()
+		return r, nil
+	}
+	for p, r := range s.regions {
+		r.Close()
+		delete(s.regions, p)
+	}
+	r, err := wire.OpenRegion(path, size)
+	if err != nil {
+		return nil, err
+	}
+	if s.regions == nil {
+		s.regions = map[string]*wire.Region{}
+	}
+	s.regions[path] = r
+	return r, nil
 }
 
 // InfoProto converts an Info to its message.
@@ -131,10 +155,9 @@ func (s *solverServer) Solve(ctx context.Context, req *pb.SolveRequest) (resp *p
 	}
 	var region *wire.Region
 	if req.ShmPath != "" {
-		if region, err = wire.OpenRegion(req.ShmPath, int(req.ShmSize)); err != nil {
+		if region, err = s.region(req.ShmPath, int(req.ShmSize)); err != nil {
 			return nil, status.Errorf(codes.Unavailable, "%v", err)
 		}
-		defer region.Close()
 	}
 	tr := transport{region: region}
 	op := remoteOp{c: pb.NewOperatorClient(conn), session: req.Session, m: m, d: d, tr: tr}
@@ -151,7 +174,10 @@ func (s *solverServer) Solve(ctx context.Context, req *pb.SolveRequest) (resp *p
 	if err != nil {
 		return nil, status.Error(codes.InvalidArgument, err.Error())
 	}
-	dst := NewRows(len(seeds), d)
+	if region != nil {
+		ctx = WithAllocator(ctx, region.NewRows)
+	}
+	dst := Rows(ctx, len(seeds), d)
 	p := Problem{Op: sop, Y: y, SigmaY: req.SigmaY, SigmaMax: req.SigmaMax}
 	if err := s.impl.Solve(ctx, dst, p, model, seeds, int(req.Nfe), params); err != nil {
 		return nil, status.Error(codes.Unknown, err.Error())
@@ -172,7 +198,7 @@ type transport struct{ region *wire.Region }
 // send returns the tensors for inputs (nil rows stay nil), the shared
 // memory reference for an output of n rows of length d (nil: in the reply),
 // and a function that releases what it reserved.
-func (tr transport) send(n, d int, inputs ...[][]float64) (tensors []*pb.Tensor, out *pb.ShmRef, release func()) {
+func (tr transport) send(dst [][]float64, n, d int, inputs ...[][]float64) (tensors []*pb.Tensor, out *pb.ShmRef, release func()) {
 	var frees []func()
 	release = func() {
 		for _, f := range frees {
@@ -194,7 +220,9 @@ func (tr transport) send(n, d int, inputs ...[][]float64) (tensors []*pb.Tensor,
 		tensors = append(tensors, wire.Rows(in))
 	}
 	if tr.region != nil {
-		if off, ok := tr.region.Alloc(8 * n * d); ok {
+		if off, ok := tr.region.Locate(dst); ok {
+			out = wire.ShmTensor(off, n, d).Shm // the host writes into dst itself
+		} else if off, ok := tr.region.Alloc(8 * n * d); ok {
 			out = wire.ShmTensor(off, n, d).Shm
 			frees = append(frees, func() { tr.region.Free(off) })
 		}
@@ -211,6 +239,9 @@ func (tr transport) receive(dst [][]float64, t *pb.Tensor) error {
 		d := 0
 		if len(dst) > 0 {
 			d = len(dst[0])
+		}
+		if off, ok := tr.region.Locate(dst); ok && uint64(off) == t.Shm.Offset {
+			return nil // written in place
 		}
 		rows, err := tr.region.Rows(t, d)
 		if err != nil {
@@ -247,7 +278,7 @@ func (o remoteOp) call(ctx context.Context, name string, f opCall, dst, x [][]fl
 	if len(dst) > 0 {
 		d = len(dst[0])
 	}
-	in, out, release := o.tr.send(len(dst), d, x)
+	in, out, release := o.tr.send(dst, len(dst), d, x)
 	defer release()
 	r, err := f(ctx, &pb.OpRequest{Session: o.session, X: in[0], A: a, B: b, Out: out})
 	if err != nil {
@@ -312,7 +343,7 @@ type remoteModel struct {
 type modelCall func(context.Context, *pb.ModelRequest, ...grpc.CallOption) (*pb.OpResponse, error)
 
 func (m remoteModel) call(ctx context.Context, name string, f modelCall, dst, x [][]float64, sigma float64, v [][]float64) error {
-	in, out, release := m.tr.send(len(dst), m.d, x, v)
+	in, out, release := m.tr.send(dst, len(dst), m.d, x, v)
 	defer release()
 	r, err := f(ctx, &pb.ModelRequest{Session: m.session, X: in[0], V: in[1], Sigma: sigma, Out: out})
 	if err != nil {

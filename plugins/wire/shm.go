@@ -109,6 +109,13 @@ func (r *Region) Alloc(n int) (off int, ok bool) {
 	return 0, false
 }
 
+// Reset frees every block.
+func (r *Region) Reset() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.used = r.used[:0]
+}
+
 // Free releases the block at off.
 func (r *Region) Free(off int) {
 	r.mu.Lock()
@@ -144,12 +151,49 @@ func (r *Region) View(off, n, d int) ([][]float64, error) {
 	return rows, nil
 }
 
+// NewRows allocates n rows of length d in the region, zeroed; nil when it is
+// full. They stay until the region is closed.
+func (r *Region) NewRows(n, d int) [][]float64 {
+	off, ok := r.Alloc(8 * n * d)
+	if !ok {
+		return nil
+	}
+	rows, _ := r.View(off, n, d)
+	for _, row := range rows {
+		clear(row)
+	}
+	return rows
+}
+
+// Locate returns the offset of rows if they lie in the region back to back
+// (as NewRows makes them), so that they can be passed without a copy.
+func (r *Region) Locate(rows [][]float64) (off int, ok bool) {
+	if len(rows) == 0 || len(rows[0]) == 0 || len(r.data) == 0 {
+		return 0, false
+	}
+	base := uintptr(unsafe.Pointer(&r.data[0]))
+	start := uintptr(unsafe.Pointer(&rows[0][0]))
+	d := uintptr(len(rows[0]))
+	if start < base || start+8*d*uintptr(len(rows)) > base+uintptr(len(r.data)) {
+		return 0, false
+	}
+	for i, row := range rows {
+		if uintptr(len(row)) != d || uintptr(unsafe.Pointer(&row[0])) != start+8*d*uintptr(i) {
+			return 0, false
+		}
+	}
+	return int(start - base), true
+}
+
 // Put copies rows into a fresh block and returns the tensor that refers to
 // it; release frees the block. ok is false when the region is full.
 func (r *Region) Put(rows [][]float64) (t *pb.Tensor, release func(), ok bool) {
 	n, d := len(rows), 0
 	if n > 0 {
 		d = len(rows[0])
+	}
+	if off, in := r.Locate(rows); in {
+		return ShmTensor(off, n, d), func() {}, true // already there
 	}
 	off, ok := r.Alloc(8 * n * d)
 	if !ok {

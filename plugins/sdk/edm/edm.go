@@ -142,7 +142,7 @@ func Heun(ctx context.Context, x [][]float64, s Schedule, denoise Denoiser) erro
 	}
 	out := x
 	d := len(x[0])
-	dir, next, den := sdk.NewRows(n, d), sdk.NewRows(n, d), sdk.NewRows(n, d)
+	dir, next, den := sdk.Rows(ctx, n, d), sdk.Rows(ctx, n, d), sdk.Rows(ctx, n, d)
 	defer func() {
 		// After an odd number of swaps the result sits in the scratch rows.
 		if &x[0] != &out[0] {

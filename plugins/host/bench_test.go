@@ -1,0 +1,150 @@
+package host
+
+import (
+	"context"
+	"io"
+	"math/rand/v2"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/ipbench/ipbench/eps"
+	"github.com/ipbench/ipbench/harness/gmm"
+	"github.com/ipbench/ipbench/harness/model"
+	"github.com/ipbench/ipbench/harness/operator"
+	"github.com/ipbench/ipbench/harness/seed"
+	"github.com/ipbench/ipbench/harness/task"
+	"github.com/ipbench/ipbench/plugins/host/internal/echo"
+	"github.com/ipbench/ipbench/plugins/sdk"
+)
+
+// transports are the ways a solver reaches the model, compared side by side.
+var transports = []struct {
+	name  string
+	start func(b *testing.B, path string) (sdk.Solver, func())
+}{
+	{"in-process", nil},
+	{"grpc-bytes", func(b *testing.B, path string) (sdk.Solver, func()) { return open(b, path, true) }},
+	{"grpc-shm", func(b *testing.B, path string) (sdk.Solver, func()) { return open(b, path, false) }},
+}
+
+func open(b *testing.B, path string, noShm bool) (sdk.Solver, func()) {
+	p, err := Open(path, Config{Log: io.Discard, NoSharedMemory: noShm})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return p, p.Close
+}
+
+// BenchmarkRoundTrip is the cost of one model call on a 16×3×64×64 batch:
+// in process it is one copy; through a plugin it is the gRPC call through
+// the broker plus moving the batch both ways. 100 calls per op: ns/op/100
+// is the per-call latency (reported as µs/call).
+func BenchmarkRoundTrip(b *testing.B) {
+	const n, d, calls = 16, 3 * 64 * 64, 100
+	prob := sdk.Problem{Op: sdk.Local(mustDense(b, d)), Y: []float64{0}, SigmaY: 1, SigmaMax: 80}
+	for _, tr := range transports {
+		b.Run(tr.name, func(b *testing.B) {
+			var s sdk.Solver = echo.Solver{}
+			if tr.start != nil {
+				var stop func()
+				s, stop = tr.start(b, filepath.Join(bin, "echoplugin"))
+				defer stop()
+			}
+			dst := sdk.NewRows(n, d)
+			seeds := seed.Seeds(1, "b", "0", 0, n)
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				if err := s.Solve(context.Background(), dst, prob, echo.Copy{}, seeds, calls, nil); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N*calls), "µs/call")
+		})
+	}
+}
+
+// mustDense is a 1×d operator, for solvers that never touch it.
+func mustDense(b testing.TB, d int) *operator.Dense {
+	op, err := operator.NewDense(1, d, make([]float64, d))
+	if err != nil {
+		b.Fatal(err)
+	}
+	return op
+}
+
+// slow makes every call of a model cost at least dt of CPU time, like a
+// small network at 64 px on a CPU.
+type slow struct {
+	sdk.Model
+	dt time.Duration
+}
+
+func (s slow) spin(start time.Time) {
+	for time.Since(start) < s.dt {
+	}
+}
+
+func (s slow) DenoiseEPS(ctx context.Context, dst, x [][]float64, sigma float64) error {
+	defer s.spin(time.Now())
+	return s.Model.DenoiseEPS(ctx, dst, x, sigma)
+}
+
+// BenchmarkEPSPlugin is a whole EPS run at 20 NFE, 16 samples of an
+// image-shaped mixture at 3×64×64 (sr4), in process and through the plugin,
+// with the exact model as it is ("exact") and made to cost 20 ms per call
+// ("20ms-model"). Compare the ns/op of the transports within a model.
+func BenchmarkEPSPlugin(b *testing.B) {
+	shape := operator.Shape{C: 3, H: 64, W: 64}
+	rng := rand.New(rand.NewPCG(1, 2))
+	r, err := task.Resolve(task.Spec{Name: "sr4"}, shape)
+	if err != nil {
+		b.Fatal(err)
+	}
+	op, err := task.Build(r, shape, rng)
+	if err != nil {
+		b.Fatal(err)
+	}
+	prior, err := gmm.NewImagePrior(shape, gmm.SyntheticImages(shape, 8, rng), 0.01)
+	if err != nil {
+		b.Fatal(err)
+	}
+	m, d := op.Dims()
+	x0, y := make([]float64, d), make([]float64, m)
+	prior.Sample(x0, rng)
+	op.Apply(y, x0)
+	exact, err := prior.Model(op, 0.05)
+	if err != nil {
+		b.Fatal(err)
+	}
+	prob := sdk.Problem{Op: sdk.Local(op), Y: y, SigmaY: 0.05, SigmaMax: 80}
+	params, _ := sdk.ResolveParams(eps.Solver{}.Info(), nil)
+	const n = 16
+	seeds := seed.Seeds(1, "b", "0", 0, n)
+	for _, mdl := range []struct {
+		name  string
+		model sdk.Model
+	}{{"exact", exact}, {"20ms-model", slow{exact, 20 * time.Millisecond}}} {
+		for _, tr := range transports {
+			b.Run(mdl.name+"/"+tr.name, func(b *testing.B) {
+				var s sdk.Solver = eps.Solver{}
+				if tr.start != nil {
+					var stop func()
+					s, stop = tr.start(b, filepath.Join(bin, "ipbench-solver-eps"))
+					defer stop()
+				}
+				dst := sdk.NewRows(n, d)
+				b.ResetTimer()
+				for i := 0; i < b.N; i++ {
+					counted := &model.Counted{Name: "m", Model: mdl.model, Dim: d}
+					if err := s.Solve(context.Background(), dst, prob, counted, seeds, 20, params); err != nil {
+						b.Fatal(err)
+					}
+					if counted.NFE() != 20*n {
+						b.Fatalf("counted %d NFE", counted.NFE())
+					}
+				}
+			})
+		}
+	}
+}
