@@ -39,12 +39,14 @@ const MaxMessage = 1 << 30
 
 // ServerOptions raise the message limits of a gRPC server.
 func ServerOptions() []grpc.ServerOption {
-	return []grpc.ServerOption{grpc.MaxRecvMsgSize(MaxMessage), grpc.MaxSendMsgSize(MaxMessage)}
+	return []grpc.ServerOption{grpc.MaxRecvMsgSize(MaxMessage), grpc.MaxSendMsgSize(MaxMessage),
+		grpc.InitialWindowSize(1 << 30), grpc.InitialConnWindowSize(1 << 30), grpc.NumStreamWorkers(4)}
 }
 
 // DialOptions raise the message limits of a gRPC client.
 func DialOptions() []grpc.DialOption {
-	return []grpc.DialOption{grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(MaxMessage), grpc.MaxCallSendMsgSize(MaxMessage))}
+	return []grpc.DialOption{grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(MaxMessage), grpc.MaxCallSendMsgSize(MaxMessage)),
+		grpc.WithInitialWindowSize(1 << 30), grpc.WithInitialConnWindowSize(1 << 30)}
 }
 
 // Rows encodes rows of equal length as a float64 tensor [n, d].
