@@ -246,3 +246,58 @@ func hasRow(s string, cells ...string) bool {
 	}
 	return false
 }
+
+// A solver written outside ipbench's own packages, only against the SDK
+// (examples/pinvdenoise, the README's guide), goes from source to samples:
+// built, found through --plugin or --plugin-dir, run, counted by the host.
+// Without those flags it is not found: nothing outside the configured
+// directories and explicit paths is started.
+func TestNewSolverEndToEnd(t *testing.T) {
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "mysolvers", "ipbench-solver-pinvdenoise")
+	cmd := exec.Command("go", "build", "-o", bin, "github.com/ipbench/ipbench/examples/pinvdenoise")
+	cmd.Stderr = os.Stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatal(err)
+	}
+	p := write(t, dir, "p.json", good)
+	out := filepath.Join(dir, "out.json")
+	if code, _, stderr := run(t, "sample", "--problem-file", p, "--solver", "pinvdenoise", "--nfe", "1", "--n", "4", "--out", out); code != 2 || !strings.Contains(stderr, `unknown solver "pinvdenoise"`) {
+		t.Errorf("without --plugin: exit %d, %q", code, stderr)
+	}
+	for _, flags := range [][]string{{"--plugin", bin}, {"--plugin-dir", filepath.Dir(bin)}} {
+		args := append([]string{"sample", "--problem-file", p, "--solver", "pinvdenoise", "--nfe", "1", "--n", "4", "--param", "sigma0=0.3", "--out", out}, flags...)
+		code, stdout, stderr := run(t, args...)
+		if code != 0 {
+			t.Fatalf("%v: exit %d: %s", flags, code, stderr)
+		}
+		var res struct {
+			Samples      [][]float64 `json:"samples"`
+			NFE          float64     `json:"nfe"`
+			PluginSHA256 string      `json:"plugin_sha256"`
+			Params       map[string]float64
+		}
+		data, _ := os.ReadFile(out)
+		if err := json.Unmarshal(data, &res); err != nil {
+			t.Fatal(err)
+		}
+		if len(res.Samples) != 4 || res.NFE != 1 || len(res.PluginSHA256) != 64 || res.Params["sigma0"] != 0.3 {
+			t.Errorf("%v: result %+v (%s)", flags, res, stdout)
+		}
+	}
+	code, stdout, _ := run(t, "solvers", "--plugin", bin)
+	if code != 0 || !strings.Contains(stdout, "pinvdenoise") || !strings.Contains(stdout, "1.0.0") || !strings.Contains(stdout, bin) {
+		t.Errorf("solvers: exit %d\n%s", code, stdout)
+	}
+}
+
+// A pinned checksum that does not match refuses the plugin.
+func TestPinnedChecksum(t *testing.T) {
+	dir := t.TempDir()
+	p := write(t, dir, "p.json", good)
+	code, _, stderr := run(t, "sample", "--problem-file", p, "--nfe", "3", "--n", "2", "--out", filepath.Join(dir, "o.json"),
+		"--pin", "eps="+strings.Repeat("ab", 32))
+	if code == 0 || !strings.Contains(stderr, "does not match the pinned") {
+		t.Errorf("exit %d, %q", code, stderr)
+	}
+}

@@ -14,10 +14,11 @@ import (
 	"time"
 
 	"github.com/ipbench/ipbench/eps"
-	"github.com/ipbench/ipbench/harness/gmm"
 	"github.com/ipbench/ipbench/harness/model"
+	"github.com/ipbench/ipbench/harness/operator"
 	"github.com/ipbench/ipbench/harness/problem"
 	"github.com/ipbench/ipbench/harness/seed"
+	"github.com/ipbench/ipbench/plugins/host/internal/echo"
 	"github.com/ipbench/ipbench/plugins/sdk"
 )
 
@@ -235,4 +236,35 @@ func TestStaleSession(t *testing.T) {
 	}
 }
 
-var _ = gmm.NewIsotropic
+// A 16×3×256×256 batch is well over gRPC's default 4 MiB message limit; it
+// passes both through shared memory and inside the messages.
+func TestLargeBatch(t *testing.T) {
+	const n, d = 16, 3 * 256 * 256
+	for _, noShm := range []bool{false, true} {
+		cfg := quiet()
+		cfg.NoSharedMemory = noShm
+		p, err := Open(filepath.Join(bin, "echoplugin"), cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		op, err := operator.NewDense(1, d, make([]float64, d))
+		if err != nil {
+			t.Fatal(err)
+		}
+		prob := sdk.Problem{Op: sdk.Local(op), Y: []float64{0}, SigmaY: 1, SigmaMax: 80}
+		dst := sdk.NewRows(n, d)
+		dst[n-1][d-1] = 0.5
+		counted := &model.Counted{Name: "copy", Model: echo.Copy{}, Dim: d}
+		if err := p.Solve(context.Background(), dst, prob, counted, seed.Seeds(1, "t", "0", 0, n), 3, nil); err != nil {
+			t.Errorf("noShm=%v: %v", noShm, err)
+		}
+		if counted.NFE() != 3*n {
+			t.Errorf("noShm=%v: counted %d NFE", noShm, counted.NFE())
+		}
+		// The plugin listens on a Unix socket only.
+		if netw := p.client.ReattachConfig().Addr.Network(); netw != "unix" {
+			t.Errorf("plugin listens on %q, want a Unix socket", netw)
+		}
+		p.Close()
+	}
+}
