@@ -268,3 +268,26 @@ func TestLargeBatch(t *testing.T) {
 		p.Close()
 	}
 }
+
+// A panic inside an SDK solver's Solve is caught by the SDK: the call fails
+// with the panic's message, the process lives on and serves the next call.
+func TestSDKRecoversPanic(t *testing.T) {
+	p, err := Open(filepath.Join(bin, "echoplugin"), quiet())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	pid := p.client.ReattachConfig().Pid
+	prob, counted, _ := gmmProblem(t)
+	dst := sdk.NewRows(2, 8)
+	err = p.Solve(context.Background(), dst, prob, counted, seed.Seeds(1, "t", "0", 0, 2), -1, nil)
+	if err == nil || !strings.Contains(err.Error(), "solver panicked: echo: negative NFE") || !strings.Contains(err.Error(), "plugin echo") {
+		t.Fatalf("error %v", err)
+	}
+	if err := p.Solve(context.Background(), dst, prob, counted, seed.Seeds(1, "t", "0", 0, 2), 2, nil); err != nil {
+		t.Errorf("next call: %v", err)
+	}
+	if p.client.ReattachConfig().Pid != pid {
+		t.Error("the plugin was restarted after a recovered panic")
+	}
+}

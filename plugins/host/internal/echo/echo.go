@@ -17,6 +17,9 @@ func (Solver) Info() sdk.Info { return sdk.Info{Name: "echo", Version: "0.0.1", 
 
 // Solve calls the model nfe times, from dst into a second buffer and back.
 func (Solver) Solve(ctx context.Context, dst [][]float64, _ sdk.Problem, m sdk.Model, _ []sdk.Seed, nfe int, _ map[string]float64) error {
+	if nfe < 0 {
+		panic("echo: negative NFE") // for the test of a solver that panics
+	}
 	if len(dst) == 0 {
 		return nil
 	}
