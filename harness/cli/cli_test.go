@@ -5,10 +5,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/ipbench/ipbench/plugins/plugintest"
 )
 
 // TestMain builds the EPS and DPS plugins into a temporary plugin directory.
@@ -17,16 +18,12 @@ func TestMain(m *testing.M) {
 	if err != nil {
 		panic(err)
 	}
-	for name, pkg := range map[string]string{
+	if err := plugintest.Build(dir, map[string]string{
 		"ipbench-solver-eps": "github.com/ipbench/ipbench/eps/cmd/ipbench-solver-eps",
 		"ipbench-solver-dps": "github.com/ipbench/ipbench/baselines/dps/cmd/ipbench-solver-dps",
-	} {
-		cmd := exec.Command("go", "build", "-o", filepath.Join(dir, name), pkg)
-		cmd.Stderr = os.Stderr
-		if err := cmd.Run(); err != nil {
-			fmt.Fprintln(os.Stderr, "building", name, ":", err)
-			os.Exit(1)
-		}
+	}); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
 	}
 	defaultPluginDirs = func() []string { return []string{dir} }
 	code := m.Run()
@@ -255,9 +252,7 @@ func hasRow(s string, cells ...string) bool {
 func TestNewSolverEndToEnd(t *testing.T) {
 	dir := t.TempDir()
 	bin := filepath.Join(dir, "mysolvers", "ipbench-solver-pinvdenoise")
-	cmd := exec.Command("go", "build", "-o", bin, "github.com/ipbench/ipbench/examples/pinvdenoise")
-	cmd.Stderr = os.Stderr
-	if err := cmd.Run(); err != nil {
+	if err := plugintest.Build(filepath.Dir(bin), map[string]string{filepath.Base(bin): "github.com/ipbench/ipbench/examples/pinvdenoise"}); err != nil {
 		t.Fatal(err)
 	}
 	p := write(t, dir, "p.json", good)

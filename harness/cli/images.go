@@ -40,15 +40,6 @@ func runImages(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
-	reg, err := pf.registry(stderr)
-	if err != nil {
-		return err
-	}
-	defer reg.Close()
-	list, err := openSolvers(reg, *solverList)
-	if err != nil {
-		return err
-	}
 	if *k < 1 || !(*c > 0) || !(*sigmaY > 0) || !(*sigmaMax > 0) || *n < 2 {
 		return badInput("--components ≥ 1, --n ≥ 2 and positive --variance, --sigma-y, --sigma-max are needed")
 	}
@@ -60,6 +51,11 @@ func runImages(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		}
 		specs = append(specs, r)
 	}
+	list, stop, err := pf.openSolvers(stderr, *solverList)
+	if err != nil {
+		return err
+	}
+	defer stop()
 	fmt.Fprintf(stdout, "Image-shaped mixtures at %s: %d components N(mₖ, %gI), σ_y = %g, σ_max = %g, %d samples per run.\n\n", *size, *k, *c, *sigmaY, *sigmaMax, *n)
 	tb := table.New("task", "solver", "NFE", "VJP", "SW₂ to exact", "exact floor", "ratio", "mean RMS error (floor)", "s/run")
 	for ti, r := range specs {

@@ -67,20 +67,22 @@ func solver(reg *solvers.Registry, name string) (*host.Plugin, error) {
 	return p, err
 }
 
-// openSolvers checks a comma-separated list of solver names and starts them.
-func openSolvers(reg *solvers.Registry, list string) ([]sdk.Solver, error) {
-	var out []sdk.Solver
+// openSolvers starts the plugins of a comma-separated list of solver names;
+// stop kills them.
+func (pf *pluginFlags) openSolvers(stderr io.Writer, list string) (out []sdk.Solver, stop func(), err error) {
+	reg, err := pf.registry(stderr)
+	if err != nil {
+		return nil, nil, err
+	}
 	for _, n := range strings.Split(list, ",") {
 		p, err := solver(reg, strings.TrimSpace(n))
 		if err != nil {
-			return nil, err
+			reg.Close()
+			return nil, nil, err
 		}
 		out = append(out, p)
 	}
-	if len(out) == 0 {
-		return nil, badInput("no solvers given")
-	}
-	return out, nil
+	return out, reg.Close, nil
 }
 
 func describePlugin(p *host.Plugin) string {

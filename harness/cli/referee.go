@@ -41,18 +41,14 @@ func runReferee(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
-	reg, err := pf.registry(stderr)
-	if err != nil {
-		return err
-	}
-	defer reg.Close()
-	list, err := openSolvers(reg, *solverList)
-	if err != nil {
-		return err
-	}
 	if *problems < 1 || *n < 2 {
 		return badInput("--problems must be ≥ 1 and --n ≥ 2")
 	}
+	list, stop, err := pf.openSolvers(stderr, *solverList)
+	if err != nil {
+		return err
+	}
+	defer stop()
 	tb := table.New("d", "m", "solver", "NFE", "VJP", "SW₂ to exact", "exact floor", "ratio", "weight TV (floor)", "s/run")
 	for _, d := range dims {
 		for _, m := range obs {

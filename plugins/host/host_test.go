@@ -6,7 +6,6 @@ import (
 	"io"
 	"math/rand/v2"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -19,6 +18,7 @@ import (
 	"github.com/ipbench/ipbench/harness/problem"
 	"github.com/ipbench/ipbench/harness/seed"
 	"github.com/ipbench/ipbench/plugins/host/internal/echo"
+	"github.com/ipbench/ipbench/plugins/plugintest"
 	"github.com/ipbench/ipbench/plugins/sdk"
 )
 
@@ -30,17 +30,13 @@ func TestMain(m *testing.M) {
 		panic(err)
 	}
 	bin = dir
-	for name, pkg := range map[string]string{
+	if err := plugintest.Build(dir, map[string]string{
 		"ipbench-solver-eps": "github.com/ipbench/ipbench/eps/cmd/ipbench-solver-eps",
 		"faultplugin":        "./testdata/faultplugin",
 		"echoplugin":         "./testdata/echoplugin",
-	} {
-		cmd := exec.Command("go", "build", "-o", filepath.Join(dir, name), pkg)
-		cmd.Stderr = os.Stderr
-		if err := cmd.Run(); err != nil {
-			fmt.Fprintln(os.Stderr, "building", name, ":", err)
-			os.Exit(1)
-		}
+	}); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
 	}
 	code := m.Run()
 	os.RemoveAll(dir)
