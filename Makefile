@@ -1,5 +1,8 @@
 GO ?= go
 BIN := bin
+# A pipe into tee fails when its command fails.
+SHELL := /bin/bash
+.SHELLFLAGS := -o pipefail -c
 
 .PHONY: all build proto test bench vet fmt-check clean referee gobench
 

@@ -287,3 +287,23 @@ func TestSDKRecoversPanic(t *testing.T) {
 		t.Error("the plugin was restarted after a recovered panic")
 	}
 }
+
+// A plugin whose first call comes long after its start still reaches the
+// host's services (go-plugin forgets a broker stream's address after 5 s
+// unless it is dialled: found by `make bench`, where DPS waited for EPS).
+func TestFirstCallLate(t *testing.T) {
+	if testing.Short() {
+		t.Skip("waits 6 s")
+	}
+	p, err := Open(filepath.Join(bin, "ipbench-solver-eps"), quiet())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	time.Sleep(6 * time.Second)
+	prob, counted, _ := gmmProblem(t)
+	params, _ := sdk.ResolveParams(p.Info(), nil)
+	if err := p.Solve(context.Background(), sdk.NewRows(2, 8), prob, counted, seed.Seeds(1, "t", "0", 0, 2), 3, params); err != nil {
+		t.Fatal(err)
+	}
+}

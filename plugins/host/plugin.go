@@ -75,7 +75,9 @@ type Plugin struct {
 	region   *wire.Region // shared memory, kept across calls while large enough
 	client   *plugin.Client
 	rpc      pb.SolverClient
+	broker   *plugin.GRPCBroker
 	brokerID uint32
+	serving  bool
 	sessions sessions
 }
 
@@ -175,15 +177,26 @@ func (p *Plugin) start() error {
 		return p.errorf("start: %v", err)
 	}
 	sc := raw.(*solverConn)
-	p.client, p.rpc = client, sc.rpc
-	p.brokerID = sc.broker.NextId()
-	go sc.broker.AcceptAndServe(p.brokerID, func(opts []grpc.ServerOption) *grpc.Server {
+	p.client, p.rpc, p.broker, p.serving = client, sc.rpc, sc.broker, false
+	return nil
+}
+
+// serve starts the host's services on a broker stream, once per process.
+// It waits for the first Solve: go-plugin drops the stream's connection info
+// if the plugin has not dialled it within 5 s, and the plugin dials when its
+// first Solve arrives. p.mu is held.
+func (p *Plugin) serve() {
+	if p.serving {
+		return
+	}
+	p.serving = true
+	p.brokerID = p.broker.NextId()
+	go p.broker.AcceptAndServe(p.brokerID, func(opts []grpc.ServerOption) *grpc.Server {
 		s := grpc.NewServer(append(opts, wire.ServerOptions()...)...)
 		pb.RegisterOperatorServer(s, &operatorServer{s: &p.sessions})
 		pb.RegisterModelServer(s, &modelServer{s: &p.sessions})
 		return s
 	})
-	return nil
 }
 
 // clientPlugin is the host side of go-plugin's GRPCPlugin.
@@ -256,6 +269,7 @@ func (p *Plugin) Solve(ctx context.Context, dst [][]float64, prob sdk.Problem, m
 			return err
 		}
 	}
+	p.serve()
 	mm, d := prob.Op.Dims()
 	_, hasSVD := prob.Op.(sdk.SVD)
 	se := &session{op: prob.Op, model: m, region: p.regionFor(len(dst), mm, d)}
