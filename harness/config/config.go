@@ -1,0 +1,279 @@
+// Package config reads the benchmark configuration of `ipbench run`: a YAML
+// file naming the solvers (with NFE grids, parameters and checksum pins),
+// the tasks, the datasets, the model, the samples per image, the run seed and
+// the output folder. Every default is filled in and every value checked
+// before any work starts; the effective configuration, with its defaults, is
+// what the record stores and hashes.
+package config
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"sort"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/ipbench/ipbench/harness/operator"
+	"github.com/ipbench/ipbench/harness/task"
+)
+
+// Config is a benchmark run.
+type Config struct {
+	Output     string    `yaml:"output"`     // results folder
+	Seed       uint64    `yaml:"seed"`       // run seed
+	Resolution int       `yaml:"resolution"` // image side in pixels (64 by default)
+	Samples    int       `yaml:"samples"`    // samples per image (1 by default)
+	SigmaY     float64   `yaml:"sigma_y"`    // measurement noise in [-1, 1] units (0.05)
+	Timeout    string    `yaml:"timeout"`    // longest a plugin may take for one batch ("0": no limit)
+	Solvers    []Solver  `yaml:"solvers"`
+	Tasks      []Task    `yaml:"tasks"`
+	Datasets   []Dataset `yaml:"datasets"`
+	Model      Model     `yaml:"model"`
+}
+
+// Solver is one solver plugin and the NFE values to run it at.
+type Solver struct {
+	Name   string             `yaml:"name"`
+	NFE    []int              `yaml:"nfe"`
+	Params map[string]float64 `yaml:"params,omitempty"`
+	SHA256 string             `yaml:"sha256,omitempty"` // pin: refuse another binary
+}
+
+// Task is one inverse problem; Params override its defaults at 256 px.
+type Task struct {
+	Name   string             `yaml:"name"`
+	Params map[string]float64 `yaml:"params,omitempty"`
+}
+
+// Dataset is where the ground-truth images come from.
+//
+//   - kind "gmm": an image-shaped Gaussian mixture Σₖ (1/K) N(mₖ, cI) whose
+//     means are the images of Means (a folder) or, when Means is empty,
+//     synthetic smooth images; the ground truths are Images draws from it,
+//     and the exact posterior is known.
+//   - kind "folder": the images of a folder (PNG/JPEG, sorted by name,
+//     Offset and Limit applied).
+type Dataset struct {
+	Name       string  `yaml:"name"`
+	Kind       string  `yaml:"kind"`
+	Path       string  `yaml:"path,omitempty"`       // folder
+	Offset     int     `yaml:"offset,omitempty"`     // folder
+	Limit      int     `yaml:"limit,omitempty"`      // folder, or gmm means
+	Means      string  `yaml:"means,omitempty"`      // gmm: folder of mean images ("" = synthetic)
+	Components int     `yaml:"components,omitempty"` // gmm, synthetic means
+	Variance   float64 `yaml:"variance,omitempty"`   // gmm
+	Images     int     `yaml:"images,omitempty"`     // gmm: ground truths drawn
+}
+
+// Model is the denoiser every solver calls.
+type Model struct {
+	Kind string `yaml:"kind"` // "gmm-exact": the exact denoisers of a gmm dataset
+}
+
+// Read reads, defaults and checks the configuration at path.
+func Read(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	c, err := Parse(data)
+	if err != nil {
+		return nil, fmt.Errorf("config %s: %w", path, err)
+	}
+	return c, nil
+}
+
+// Parse decodes (unknown fields are errors), defaults and checks a
+// configuration.
+func Parse(data []byte) (*Config, error) {
+	var c Config
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(&c); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, errors.New("empty configuration")
+		}
+		return nil, err
+	}
+	if err := c.fill(); err != nil {
+		return nil, err
+	}
+	return &c, nil
+}
+
+// fill puts in every default and checks every value.
+func (c *Config) fill() error {
+	if c.Output == "" {
+		return errors.New("output: missing (the results folder)")
+	}
+	if c.Resolution == 0 {
+		c.Resolution = 64
+	}
+	if c.Resolution < 4 || c.Resolution > 1024 {
+		return fmt.Errorf("resolution: %d is outside [4, 1024]", c.Resolution)
+	}
+	if c.Samples == 0 {
+		c.Samples = 1
+	}
+	if c.Samples < 1 {
+		return fmt.Errorf("samples: %d must be at least 1", c.Samples)
+	}
+	if c.SigmaY == 0 {
+		c.SigmaY = 0.05
+	}
+	if !(c.SigmaY > 0) || math.IsInf(c.SigmaY, 0) {
+		return fmt.Errorf("sigma_y: %v must be positive", c.SigmaY)
+	}
+	if c.Timeout == "" {
+		c.Timeout = "0"
+	}
+	if len(c.Solvers) == 0 {
+		return errors.New("solvers: none given")
+	}
+	seen := map[string]bool{}
+	for i := range c.Solvers {
+		s := &c.Solvers[i]
+		if s.Name == "" {
+			return fmt.Errorf("solvers[%d]: name missing", i)
+		}
+		if seen["solver "+s.Name] {
+			return fmt.Errorf("solvers[%d]: %s listed twice", i, s.Name)
+		}
+		seen["solver "+s.Name] = true
+		if len(s.NFE) == 0 {
+			return fmt.Errorf("solvers[%d] (%s): nfe: no values", i, s.Name)
+		}
+		for _, n := range s.NFE {
+			if n < 1 {
+				return fmt.Errorf("solvers[%d] (%s): nfe %d must be at least 1", i, s.Name, n)
+			}
+		}
+		sort.Ints(s.NFE)
+		if s.SHA256 != "" && len(s.SHA256) != 64 {
+			return fmt.Errorf("solvers[%d] (%s): sha256 %q is not 64 hex digits", i, s.Name, s.SHA256)
+		}
+	}
+	if len(c.Tasks) == 0 {
+		return errors.New("tasks: none given")
+	}
+	for i := range c.Tasks {
+		t := &c.Tasks[i]
+		if seen["task "+t.Name] {
+			return fmt.Errorf("tasks[%d]: %s listed twice", i, t.Name)
+		}
+		seen["task "+t.Name] = true
+		// Resolving at the run's resolution checks the name, the parameters
+		// and that the task can use the resolution (sr4 needs a multiple of 4).
+		if _, err := task.Resolve(task.Spec{Name: t.Name, Params: t.Params}, c.Shape()); err != nil {
+			return fmt.Errorf("tasks[%d]: %w", i, err)
+		}
+	}
+	if len(c.Datasets) == 0 {
+		return errors.New("datasets: none given")
+	}
+	for i := range c.Datasets {
+		d := &c.Datasets[i]
+		if d.Name == "" {
+			return fmt.Errorf("datasets[%d]: name missing", i)
+		}
+		if seen["dataset "+d.Name] {
+			return fmt.Errorf("datasets[%d]: %s listed twice", i, d.Name)
+		}
+		seen["dataset "+d.Name] = true
+		if d.Offset < 0 || d.Limit < 0 {
+			return fmt.Errorf("datasets[%d] (%s): offset and limit must not be negative", i, d.Name)
+		}
+		switch d.Kind {
+		case "gmm":
+			if d.Variance == 0 {
+				d.Variance = 0.01
+			}
+			if !(d.Variance > 0) {
+				return fmt.Errorf("datasets[%d] (%s): variance %v must be positive", i, d.Name, d.Variance)
+			}
+			if d.Images == 0 {
+				d.Images = 4
+			}
+			if d.Images < 1 {
+				return fmt.Errorf("datasets[%d] (%s): images %d must be at least 1", i, d.Name, d.Images)
+			}
+			if d.Means == "" && d.Components == 0 {
+				d.Components = 8
+			}
+			if d.Means == "" && d.Components < 1 {
+				return fmt.Errorf("datasets[%d] (%s): components %d must be at least 1", i, d.Name, d.Components)
+			}
+			if d.Path != "" {
+				return fmt.Errorf("datasets[%d] (%s): path is for kind folder; a gmm dataset takes its mean images from means", i, d.Name)
+			}
+		case "folder":
+			if d.Path == "" {
+				return fmt.Errorf("datasets[%d] (%s): path missing", i, d.Name)
+			}
+		case "":
+			return fmt.Errorf("datasets[%d] (%s): kind missing (gmm or folder)", i, d.Name)
+		default:
+			return fmt.Errorf("datasets[%d] (%s): unknown kind %q (gmm or folder)", i, d.Name, d.Kind)
+		}
+	}
+	if c.Model.Kind == "" {
+		c.Model.Kind = "gmm-exact"
+	}
+	if c.Model.Kind != "gmm-exact" {
+		return fmt.Errorf("model: unknown kind %q (available: gmm-exact; network and ONNX models come with later versions)", c.Model.Kind)
+	}
+	for _, d := range c.Datasets {
+		if d.Kind == "folder" {
+			return fmt.Errorf("dataset %s (folder): the gmm-exact model needs a gmm dataset; a folder of real images needs a trained model, which this version cannot load yet (use kind gmm with means: %s to take the folder's images as mixture means)", d.Name, d.Path)
+		}
+	}
+	return nil
+}
+
+// Shape is the image shape of the run: 3×R×R.
+func (c *Config) Shape() operator.Shape {
+	return operator.Shape{C: 3, H: c.Resolution, W: c.Resolution}
+}
+
+// SetSolverDefaults fills the parameters of solver name that the
+// configuration leaves unset with the defaults its plugin declares, so that
+// the effective configuration (and its hash) says every value used.
+func (c *Config) SetSolverDefaults(name string, params map[string]float64) {
+	for i := range c.Solvers {
+		if c.Solvers[i].Name != name {
+			continue
+		}
+		if c.Solvers[i].Params == nil {
+			c.Solvers[i].Params = map[string]float64{}
+		}
+		for k, v := range params {
+			if _, ok := c.Solvers[i].Params[k]; !ok {
+				c.Solvers[i].Params[k] = v
+			}
+		}
+	}
+}
+
+// YAML returns the effective configuration, every default filled in.
+func (c *Config) YAML() string {
+	out, err := yaml.Marshal(c)
+	if err != nil {
+		panic(err) // a Config always marshals
+	}
+	return string(out)
+}
+
+// Hash is the hex SHA-256 of the effective configuration, without the
+// output folder and the timeout (they do not change what is computed).
+func (c *Config) Hash() string {
+	cc := *c
+	cc.Output, cc.Timeout = "", ""
+	sum := sha256.Sum256([]byte(cc.YAML()))
+	return hex.EncodeToString(sum[:])
+}

@@ -1,0 +1,96 @@
+package config
+
+import (
+	"strings"
+	"testing"
+)
+
+const good = `
+output: results/x
+seed: 7
+solvers:
+  - name: eps
+    nfe: [20, 1, 5]
+  - name: dps
+    nfe: [100]
+    params: {zeta: 0.5}
+tasks:
+  - name: sr4
+  - name: inpaint-box
+    params: {box: 64}
+datasets:
+  - name: faces
+    kind: gmm
+    means: data/thumbnails
+`
+
+func TestDefaults(t *testing.T) {
+	c, err := Parse([]byte(good))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Resolution != 64 || c.Samples != 1 || c.SigmaY != 0.05 || c.Model.Kind != "gmm-exact" {
+		t.Errorf("defaults: %+v", c)
+	}
+	if got := c.Solvers[0].NFE; got[0] != 1 || got[2] != 20 {
+		t.Errorf("NFE grid not sorted: %v", got)
+	}
+	if d := c.Datasets[0]; d.Variance != 0.01 || d.Images != 4 {
+		t.Errorf("dataset defaults: %+v", d)
+	}
+	// The hash ignores the output folder and follows everything else.
+	h := c.Hash()
+	c.Output = "elsewhere"
+	if c.Hash() != h {
+		t.Error("hash depends on the output folder")
+	}
+	c.Seed++
+	if c.Hash() == h {
+		t.Error("hash ignores the seed")
+	}
+	c.Seed--
+	c.SetSolverDefaults("eps", map[string]float64{"rho": 7})
+	if c.Hash() == h || c.Solvers[0].Params["rho"] != 7 {
+		t.Error("solver defaults not in the effective config")
+	}
+	if !strings.Contains(c.YAML(), "rho: 7") {
+		t.Errorf("effective YAML lacks the default:\n%s", c.YAML())
+	}
+}
+
+func TestBadConfigs(t *testing.T) {
+	for _, tc := range []struct{ name, edit, want string }{
+		{"unknown field", "seed: 7", "seed: 7\nseeds: 3"},
+		{"unknown task", "- name: sr4\n", "- name: sr8\n"},
+		{"task parameter out of range", "params: {box: 64}", "params: {box: -3}"},
+		{"unknown task parameter", "params: {box: 64}", "params: {boxx: 64}"},
+		{"sr4 resolution", "seed: 7", "seed: 7\nresolution: 66"},
+		{"nfe zero", "nfe: [100]", "nfe: [0]"},
+		{"no solvers", "solvers:", "solverz:"},
+		{"unknown dataset kind", "kind: gmm", "kind: pictures"},
+		{"folder needs a model", "kind: gmm\n    means: data/thumbnails", "kind: folder\n    path: data/thumbnails"},
+		{"negative variance", "means: data/thumbnails", "means: data/thumbnails\n    variance: -1"},
+		{"unknown model", "seed: 7", "seed: 7\nmodel: {kind: edm-ffhq}"},
+		{"sigma_y", "seed: 7", "seed: 7\nsigma_y: -0.1"},
+		{"bad pin", "nfe: [100]", "nfe: [100]\n    sha256: abc"},
+	} {
+		_, err := Parse([]byte(strings.Replace(good, tc.edit, tc.want, 1)))
+		if err == nil {
+			t.Errorf("%s: no error", tc.name)
+			continue
+		}
+		t.Logf("%s: %v", tc.name, err)
+	}
+	for _, tc := range []struct{ name, body, want string }{
+		{"unknown field named", strings.Replace(good, "seed: 7", "seed: 7\nseeds: 3", 1), "seeds"},
+		{"task named", strings.Replace(good, "- name: sr4\n", "- name: sr8\n", 1), "sr8"},
+		{"resolution named", strings.Replace(good, "seed: 7", "seed: 7\nresolution: 66", 1), "divisible"},
+		{"folder explained", strings.Replace(good, "kind: gmm\n    means: data/thumbnails", "kind: folder\n    path: data/thumbnails", 1), "needs a trained model"},
+		{"empty", "", "empty"},
+	} {
+		_, err := Parse([]byte(tc.body))
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: error %v, want one containing %q", tc.name, err, tc.want)
+		}
+	}
+}
