@@ -42,6 +42,9 @@ type command struct {
 
 func commands() []command {
 	return []command{
+		{"run", "run a benchmark configuration (YAML) into its record, resuming what is missing", runRun},
+		{"plan", "print what a configuration would run and how much is done", runPlan},
+		{"merge", "join shard records: ipbench merge OUT IN...", runMerge},
 		{"sample", "draw posterior samples of a Gaussian-mixture problem file with one solver", runSample},
 		{"gmm export", "write a built-in image-shaped task as a problem file (A as a dense matrix)", runExport},
 		{"gmm family", "write a problem of the MCGdiff Gaussian-mixture family", runFamily},

@@ -12,20 +12,30 @@ import (
 	"github.com/ipbench/ipbench/plugins/plugintest"
 )
 
-// TestMain builds the EPS and DPS plugins into a temporary plugin directory.
+// binDir holds the ipbench binary built for the tests, and plugins/ beside it.
+var binDir string
+
+// TestMain builds ipbench and the EPS and DPS plugins into a temporary folder.
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "ipbench-cli-test-")
 	if err != nil {
 		panic(err)
 	}
-	if err := plugintest.Build(dir, map[string]string{
+	// The binary and its plugins beside it, as `make build` lays them out:
+	// the subprocess tests run the binary, the others call Main.
+	if err := plugintest.Build(dir, map[string]string{"ipbench": "github.com/ipbench/ipbench/harness/cmd/ipbench"}); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	if err := plugintest.Build(filepath.Join(dir, "plugins"), map[string]string{
 		"ipbench-solver-eps": "github.com/ipbench/ipbench/eps/cmd/ipbench-solver-eps",
 		"ipbench-solver-dps": "github.com/ipbench/ipbench/baselines/dps/cmd/ipbench-solver-dps",
 	}); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	defaultPluginDirs = func() []string { return []string{dir} }
+	binDir = dir
+	defaultPluginDirs = func() []string { return []string{filepath.Join(dir, "plugins")} }
 	code := m.Run()
 	os.RemoveAll(dir)
 	os.Exit(code)

@@ -31,6 +31,7 @@ type Config struct {
 	Samples    int       `yaml:"samples"`    // samples per image (1 by default)
 	SigmaY     float64   `yaml:"sigma_y"`    // measurement noise in [-1, 1] units (0.05)
 	Timeout    string    `yaml:"timeout"`    // longest a plugin may take for one batch ("0": no limit)
+	Metrics    []string  `yaml:"metrics"`    // per-sample metrics (psnr)
 	Solvers    []Solver  `yaml:"solvers"`
 	Tasks      []Task    `yaml:"tasks"`
 	Datasets   []Dataset `yaml:"datasets"`
@@ -75,6 +76,9 @@ type Dataset struct {
 type Model struct {
 	Kind string `yaml:"kind"` // "gmm-exact": the exact denoisers of a gmm dataset
 }
+
+// knownMetrics are the per-sample metrics a run can record.
+var knownMetrics = map[string]bool{"psnr": true}
 
 // Read reads, defaults and checks the configuration at path.
 func Read(path string) (*Config, error) {
@@ -132,6 +136,14 @@ func (c *Config) fill() error {
 	}
 	if c.Timeout == "" {
 		c.Timeout = "0"
+	}
+	if len(c.Metrics) == 0 {
+		c.Metrics = []string{"psnr"}
+	}
+	for i, m := range c.Metrics {
+		if !knownMetrics[m] {
+			return fmt.Errorf("metrics[%d]: unknown metric %q (available: psnr)", i, m)
+		}
 	}
 	if len(c.Solvers) == 0 {
 		return errors.New("solvers: none given")
@@ -239,6 +251,16 @@ func (c *Config) fill() error {
 // Shape is the image shape of the run: 3×R×R.
 func (c *Config) Shape() operator.Shape {
 	return operator.Shape{C: 3, H: c.Resolution, W: c.Resolution}
+}
+
+// SetSolverSHA256 records the checksum of solver name's plugin binary
+// (the pin, where the configuration gives one, has been checked already).
+func (c *Config) SetSolverSHA256(name, sum string) {
+	for i := range c.Solvers {
+		if c.Solvers[i].Name == name {
+			c.Solvers[i].SHA256 = sum
+		}
+	}
 }
 
 // SetSolverDefaults fills the parameters of solver name that the

@@ -223,6 +223,10 @@ func Open(dir string, configHash, configText string) (*Store, error) {
 	return s, nil
 }
 
+// OpenExisting opens the record already in dir, whatever its config (for
+// reading it: reports, tests, `ipbench plan`).
+func OpenExisting(dir string) (*Store, error) { return openExisting(dir) }
+
 // openExisting opens the record in dir, which must exist and have been
 // initialized, and reads its config.
 func openExisting(dir string) (*Store, error) {

@@ -241,6 +241,9 @@ func (p *Plugin) regionFor(n, m, d int) *wire.Region {
 	return r
 }
 
+// Checksum returns the hex SHA-256 of the plugin binary.
+func (p *Plugin) Checksum() string { return p.SHA256 }
+
 // Info returns the solver's description, as the plugin gave it at start.
 func (p *Plugin) Info() sdk.Info { return p.info }
 

@@ -1,0 +1,259 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"runtime"
+	"runtime/debug"
+	"sync/atomic"
+	"time"
+
+	"github.com/ipbench/ipbench/harness/config"
+	benchrun "github.com/ipbench/ipbench/harness/run"
+	"github.com/ipbench/ipbench/harness/solvers"
+	"github.com/ipbench/ipbench/harness/store"
+	"github.com/ipbench/ipbench/plugins/sdk"
+)
+
+// loadRun reads the configuration and loads its plan: every check that can
+// fail on the user's input happens here, before any work.
+func loadRun(path string) (*config.Config, *benchrun.Plan, error) {
+	c, err := config.Read(path)
+	if err != nil {
+		return nil, nil, asInput(err)
+	}
+	p, err := benchrun.NewPlan(c)
+	if err != nil {
+		return nil, nil, asInput(err)
+	}
+	return c, p, nil
+}
+
+func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("run", stdout)
+	shardFlag := fs.String("shard", "", "run only shard k/N of the plan")
+	output := fs.String("output", "", "results folder (default: the config's output); shards on several machines each take their own, then `ipbench merge`")
+	pf := addPluginFlags(fs)
+	if len(args) == 0 || args[0] == "" || args[0][0] == '-' {
+		return badInput("usage: ipbench run CONFIG [flags]")
+	}
+	path := args[0]
+	if err := parse(fs, args[1:]); err != nil {
+		return err
+	}
+	shard, err := benchrun.ParseShard(*shardFlag)
+	if err != nil {
+		return asInput(err)
+	}
+	c, p, err := loadRun(path)
+	if err != nil {
+		return err
+	}
+	reg, err := effective(c, path, pf, stderr)
+	if err != nil {
+		return err
+	}
+	defer reg.Close()
+	if *output != "" {
+		c.Output = *output
+	}
+	st, err := store.Open(c.Output, c.Hash(), c.YAML())
+	if err != nil {
+		if errors.Is(err, store.ErrConfigMismatch) {
+			return asInput(err)
+		}
+		return err
+	}
+	defer st.Close()
+	checks := map[string]string{}
+	for _, d := range p.Datasets {
+		checks["dataset "+d.Name] = d.Checksum
+	}
+	for _, s := range c.Solvers {
+		pl, _ := reg.Get(s.Name)
+		checks["plugin "+s.Name] = pl.SHA256
+	}
+	host, _ := os.Hostname()
+	runID, err := st.StartRun(store.Provenance{
+		IpbenchVersion: Version, Commit: commit(), GoVersion: runtime.Version(), Host: host,
+		Shard: shard.String(), Checksums: checks, Started: time.Now(),
+	})
+	if err != nil {
+		return err
+	}
+	// The first Ctrl-C finishes the batch in flight and stops; a second one
+	// abandons it.
+	var stop atomic.Bool
+	ctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancel()
+	sig := make(chan os.Signal, 2)
+	signal.Notify(sig, os.Interrupt)
+	defer signal.Stop(sig)
+	go func() {
+		if _, ok := <-sig; !ok {
+			return
+		}
+		fmt.Fprintln(stderr, "\ninterrupted: finishing the batch in flight (Ctrl-C again to abandon it)")
+		stop.Store(true)
+		if _, ok := <-sig; ok {
+			cancel()
+		}
+	}()
+	sum, err := benchrun.Execute(ctx, p, st, registry{reg}, runID, benchrun.Options{Shard: shard, Output: c.Output, Stop: &stop, Progress: stderr, Terminal: isTerminal(stderr)})
+	if ferr := st.FinishRun(runID); err == nil {
+		err = ferr
+	}
+	fmt.Fprintf(stdout, "shard %s: %d batches planned, %d already done, %d run, %d failed%s\nrecord: %s\n",
+		shard, sum.Planned, sum.Skipped, sum.Done, sum.Failed, map[bool]string{true: " (stopped early)", false: ""}[sum.Stopped],
+		c.Output+"/record.sqlite")
+	if err != nil {
+		return err
+	}
+	if sum.Failed > 0 {
+		return fmt.Errorf("%d batches failed (their rows say why; run again to retry them)", sum.Failed)
+	}
+	return nil
+}
+
+// effective starts the configured solvers' plugins and completes the
+// configuration with what only they know (parameter defaults, checksums),
+// so that its hash says exactly what runs.
+func effective(c *config.Config, path string, pf *pluginFlags, stderr io.Writer) (*solvers.Registry, error) {
+	timeout, err := time.ParseDuration(c.Timeout)
+	if c.Timeout == "0" {
+		timeout, err = 0, nil
+	}
+	if err != nil {
+		return nil, badInput("config %s: timeout %q: %v", path, c.Timeout, err)
+	}
+	pf.timeout = timeout
+	reg, err := pf.registry(stderr)
+	if err != nil {
+		return nil, err
+	}
+	for _, s := range c.Solvers {
+		if s.SHA256 != "" {
+			reg.Pins[s.Name] = s.SHA256
+		}
+		pl, err := solver(reg, s.Name)
+		if err != nil {
+			reg.Close()
+			return nil, err
+		}
+		// Unknown parameters and values out of range are the config's fault.
+		params, err := sdk.ResolveParams(pl.Info(), s.Params)
+		if err != nil {
+			reg.Close()
+			return nil, badInput("config %s: %v", path, err)
+		}
+		c.SetSolverDefaults(s.Name, params)
+		// The binary's checksum is part of the effective configuration, so a
+		// record is never resumed or merged with another build of a solver.
+		c.SetSolverSHA256(s.Name, pl.SHA256)
+	}
+	return reg, nil
+}
+
+// registry adapts solvers.Registry to what the run needs.
+type registry struct{ *solvers.Registry }
+
+func (r registry) Get(name string) (benchrun.Solver, error) {
+	p, err := r.Registry.Get(name)
+	if err != nil {
+		return nil, err // not a nil *host.Plugin inside a non-nil interface
+	}
+	return p, nil
+}
+
+func runPlan(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("plan", stdout)
+	shardFlag := fs.String("shard", "", "show shard k/N of the plan")
+	pf := addPluginFlags(fs)
+	if len(args) == 0 || args[0] == "" || args[0][0] == '-' {
+		return badInput("usage: ipbench plan CONFIG [flags]")
+	}
+	path := args[0]
+	if err := parse(fs, args[1:]); err != nil {
+		return err
+	}
+	shard, err := benchrun.ParseShard(*shardFlag)
+	if err != nil {
+		return asInput(err)
+	}
+	c, p, err := loadRun(path)
+	if err != nil {
+		return err
+	}
+	reg, err := effective(c, path, pf, stderr)
+	if err != nil {
+		return err
+	}
+	reg.Close()
+	mine := p.Mine(shard)
+	done := 0
+	if _, err := os.Stat(c.Output + "/record.sqlite"); err == nil {
+		st, err := store.Open(c.Output, c.Hash(), c.YAML())
+		if err != nil && !errors.Is(err, store.ErrConfigMismatch) {
+			return err
+		}
+		if err == nil {
+			defer st.Close()
+			keys, err := st.Done()
+			if err != nil {
+				return err
+			}
+			for _, b := range mine {
+				all := true
+				for _, k := range b.Keys(c.Samples) {
+					all = all && keys[k]
+				}
+				if all {
+					done++
+				}
+			}
+		} else {
+			fmt.Fprintf(stdout, "note: %v\n", err)
+		}
+	}
+	fmt.Fprintf(stdout, "%s: %d datasets, %d tasks, %d solvers, %d samples per image\n", path, len(c.Datasets), len(c.Tasks), len(c.Solvers), c.Samples)
+	fmt.Fprintf(stdout, "shard %s: %d batches (%d samples); %d done, %d to run\n", shard, len(mine), len(mine)*c.Samples, done, len(mine)-done)
+	return nil
+}
+
+func runMerge(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) < 2 {
+		return badInput("usage: ipbench merge OUT IN...")
+	}
+	if err := store.Merge(args[0], args[1:]...); err != nil {
+		if errors.Is(err, store.ErrConfigMismatch) {
+			return asInput(err)
+		}
+		return err
+	}
+	fmt.Fprintf(stdout, "merged %d records into %s\n", len(args)-1, args[0])
+	return nil
+}
+
+func commit() string {
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		for _, s := range bi.Settings {
+			if s.Key == "vcs.revision" {
+				return s.Value
+			}
+		}
+	}
+	return "unknown"
+}
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
