@@ -9,8 +9,17 @@ import (
 	"path/filepath"
 )
 
-// Write writes data to path atomically.
-func Write(path string, data []byte) (err error) {
+// Write writes data to path atomically and durably (synced before the
+// rename).
+func Write(path string, data []byte) error { return write(path, data, true) }
+
+// WriteUnsynced writes data to path atomically but leaves flushing it to
+// the operating system: a killed process never leaves half a file, but a
+// power cut may lose the file. For outputs that the caller can check and
+// redo, where a sync per file would cost more than the work.
+func WriteUnsynced(path string, data []byte) error { return write(path, data, false) }
+
+func write(path string, data []byte, sync bool) (err error) {
 	dir := filepath.Dir(path)
 	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
 	if err != nil {
@@ -26,8 +35,10 @@ func Write(path string, data []byte) (err error) {
 	if _, err = f.Write(data); err != nil {
 		return fmt.Errorf("writing %s: %w", path, err)
 	}
-	if err = f.Sync(); err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
+	if sync {
+		if err = f.Sync(); err != nil {
+			return fmt.Errorf("writing %s: %w", path, err)
+		}
 	}
 	if err = f.Close(); err != nil {
 		return fmt.Errorf("writing %s: %w", path, err)

@@ -264,3 +264,28 @@ func TestInterruptedRun(t *testing.T) {
 		t.Errorf("%d rows after resuming, want 72", len(rows))
 	}
 }
+
+// A recorded sample whose image has gone (images are not synced one by one)
+// is done again, with the same bits.
+func TestMissingImageRedone(t *testing.T) {
+	dir := t.TempDir()
+	out := filepath.Join(dir, "rec")
+	cfg := writeConfig(t, dir, out)
+	if code, _, stderr := run(t, "run", cfg, "--shard", "1/36"); code != 0 {
+		t.Fatal(stderr)
+	}
+	rows, files := rowsOf(t, out)
+	if len(rows) != 2 {
+		t.Fatalf("%d rows", len(rows))
+	}
+	lost := filepath.Join(out, rows[1].Output)
+	os.Remove(lost)
+	code, stdout, stderr := run(t, "run", cfg, "--shard", "1/36")
+	if code != 0 || !strings.Contains(stdout, "1 run") {
+		t.Fatalf("exit %d: %s %s", code, stdout, stderr)
+	}
+	b, err := os.ReadFile(lost)
+	if err != nil || !bytes.Equal(b, files[rows[1].Output]) {
+		t.Errorf("image not redone identically: %v", err)
+	}
+}

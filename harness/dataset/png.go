@@ -11,28 +11,41 @@ import (
 	"github.com/ipbench/ipbench/harness/operator"
 )
 
-// WritePNG writes a channel-first image in [−1, 1] to path as an 8-bit PNG:
-// RGB for C = 3, gray for C = 1. Each value v is clamped to [−1, 1] and
-// stored as round((v + 1)·127.5), halves away from zero. The file is
-// written atomically (atomicfile.Write). It returns an error for C other
-// than 1 or 3, a non-positive H or W, len(pixels) ≠ C·H·W or a NaN value.
+// WritePNG writes pixels (C×H×W in [-1, 1], C = 1 or 3) to path as an
+// 8-bit PNG, atomically and durably (see EncodePNG for the mapping).
 func WritePNG(path string, shape operator.Shape, pixels []float64) error {
+	data, err := EncodePNG(shape, pixels)
+	if err != nil {
+		return fmt.Errorf("dataset: writing %s: %w", path, err)
+	}
+	if err := atomicfile.Write(path, data); err != nil {
+		return fmt.Errorf("dataset: %w", err)
+	}
+	return nil
+}
+
+// EncodePNG encodes a channel-first image in [−1, 1] as an 8-bit PNG: RGB
+// for C = 3, gray for C = 1. Each value v is clamped to [−1, 1] and stored
+// as round((v + 1)·127.5), halves away from zero. It returns an error for C
+// other than 1 or 3, a non-positive H or W, len(pixels) ≠ C·H·W or a NaN
+// value.
+func EncodePNG(shape operator.Shape, pixels []float64) ([]byte, error) {
 	if shape.C != 1 && shape.C != 3 {
-		return fmt.Errorf("dataset: writing %s: %d channels, want 1 or 3", path, shape.C)
+		return nil, fmt.Errorf("%d channels, want 1 or 3", shape.C)
 	}
 	if shape.H <= 0 || shape.W <= 0 {
-		return fmt.Errorf("dataset: writing %s: image size %d×%d is not positive", path, shape.H, shape.W)
+		return nil, fmt.Errorf("image size %d×%d is not positive", shape.H, shape.W)
 	}
 	if len(pixels) != shape.Len() {
-		return fmt.Errorf("dataset: writing %s: %d values for a %d×%d×%d image, want %d",
-			path, len(pixels), shape.C, shape.H, shape.W, shape.Len())
+		return nil, fmt.Errorf("%d values for a %d×%d×%d image, want %d",
+			len(pixels), shape.C, shape.H, shape.W, shape.Len())
 	}
 	to8 := func(v float64) uint8 {
 		return uint8(math.Round((math.Max(-1, math.Min(1, v)) + 1) * 127.5))
 	}
 	for i, v := range pixels {
 		if math.IsNaN(v) {
-			return fmt.Errorf("dataset: writing %s: value %d is NaN", path, i)
+			return nil, fmt.Errorf("value %d is NaN", i)
 		}
 	}
 	h, w := shape.H, shape.W
@@ -58,10 +71,7 @@ func WritePNG(path string, shape operator.Shape, pixels []float64) error {
 	}
 	var buf bytes.Buffer
 	if err := png.Encode(&buf, img); err != nil {
-		return fmt.Errorf("dataset: writing %s: %w", path, err)
+		return nil, err
 	}
-	if err := atomicfile.Write(path, buf.Bytes()); err != nil {
-		return fmt.Errorf("dataset: %w", err)
-	}
-	return nil
+	return buf.Bytes(), nil
 }
