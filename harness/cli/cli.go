@@ -45,6 +45,7 @@ func commands() []command {
 		{"run", "run a benchmark configuration (YAML) into its record, resuming what is missing", runRun},
 		{"plan", "print what a configuration would run and how much is done", runPlan},
 		{"merge", "join shard records: ipbench merge OUT IN...", runMerge},
+		{"report", "print the results tables of a record: ipbench report RESULTS", runReport},
 		{"sample", "draw posterior samples of a Gaussian-mixture problem file with one solver", runSample},
 		{"gmm export", "write a built-in image-shaped task as a problem file (A as a dense matrix)", runExport},
 		{"gmm family", "write a problem of the MCGdiff Gaussian-mixture family", runFamily},

@@ -172,6 +172,7 @@ func (r registry) Get(name string) (benchrun.Solver, error) {
 func runPlan(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("plan", stdout)
 	shardFlag := fs.String("shard", "", "show shard k/N of the plan")
+	output := fs.String("output", "", "results folder to compare with (default: the config's output)")
 	pf := addPluginFlags(fs)
 	if len(args) == 0 || args[0] == "" || args[0][0] == '-' {
 		return badInput("usage: ipbench plan CONFIG [flags]")
@@ -193,6 +194,9 @@ func runPlan(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	reg.Close()
+	if *output != "" {
+		c.Output = *output
+	}
 	mine := p.Mine(shard)
 	done := 0
 	if _, err := os.Stat(c.Output + "/record.sqlite"); err == nil {

@@ -289,3 +289,27 @@ func TestMissingImageRedone(t *testing.T) {
 		t.Errorf("image not redone identically: %v", err)
 	}
 }
+
+func TestReport(t *testing.T) {
+	dir := t.TempDir()
+	out := filepath.Join(dir, "rec")
+	cfg := writeConfig(t, dir, out)
+	if code, _, stderr := run(t, "run", cfg, "--shard", "1/3"); code != 0 {
+		t.Fatal(stderr)
+	}
+	code, stdout, stderr := run(t, "report", out)
+	if code != 0 {
+		t.Fatal(stderr)
+	}
+	for _, want := range []string{"### mix, sr4", "### mix, inpaint-random", "psnr (mean ± 95%)", "counted NFE"} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("report lacks %q:\n%s", want, stdout)
+		}
+	}
+	if !hasRow(stdout, "eps", "1") || !strings.Contains(stdout, "**") {
+		t.Errorf("report rows:\n%s", stdout)
+	}
+	if code, _, _ := run(t, "report", filepath.Join(dir, "nothing")); code != 2 {
+		t.Errorf("report of a folder without a record: exit %d", code)
+	}
+}

@@ -82,8 +82,8 @@ func numeric(s string) bool {
 	if len(f) == 0 {
 		return false
 	}
-	_, err := strconv.ParseFloat(f[0], 64)
-	return err == nil
+	_, err := strconv.ParseFloat(strings.Trim(f[0], "*"), 64) // "**31.2**" is a marked number
+	return err == nil || f[0] == "n/a"
 }
 
 func toAny(s []string) []any {
