@@ -7,11 +7,13 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"runtime"
 	"runtime/debug"
 	"sync/atomic"
 	"time"
 
+	"github.com/ipbench/ipbench/harness/atomicfile"
 	"github.com/ipbench/ipbench/harness/config"
 	benchrun "github.com/ipbench/ipbench/harness/run"
 	"github.com/ipbench/ipbench/harness/solvers"
@@ -69,6 +71,11 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return err
 	}
 	defer st.Close()
+	// The effective configuration beside the record, for people (the
+	// record holds it too, with its hash).
+	if err := atomicfile.Write(filepath.Join(c.Output, "config.yaml"), []byte(c.YAML())); err != nil {
+		return err
+	}
 	checks := map[string]string{}
 	for _, d := range p.Datasets {
 		checks["dataset "+d.Name] = d.Checksum
