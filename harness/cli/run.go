@@ -35,34 +35,51 @@ func loadRun(path string) (*config.Config, *benchrun.Plan, error) {
 	return c, p, nil
 }
 
-func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("run", stdout)
-	shardFlag := fs.String("shard", "", "run only shard k/N of the plan")
-	output := fs.String("output", "", "results folder (default: the config's output); shards on several machines each take their own, then `ipbench merge`")
+// setup is what run and plan share: the flags, the configuration and its
+// plan, the started plugins (reg), and the effective configuration.
+type setup struct {
+	path  string
+	c     *config.Config
+	p     *benchrun.Plan
+	reg   *solvers.Registry
+	shard benchrun.Shard
+}
+
+func newSetup(cmd, outputDoc string, args []string, stdout, stderr io.Writer) (*setup, error) {
+	fs := newFlags(cmd, stdout)
+	shardFlag := fs.String("shard", "", "only shard k/N of the plan")
+	output := fs.String("output", "", outputDoc)
 	pf := addPluginFlags(fs)
 	if len(args) == 0 || args[0] == "" || args[0][0] == '-' {
-		return badInput("usage: ipbench run CONFIG [flags]")
+		return nil, badInput("usage: ipbench %s CONFIG [flags]", cmd)
 	}
-	path := args[0]
+	s := &setup{path: args[0]}
 	if err := parse(fs, args[1:]); err != nil {
-		return err
+		return nil, err
 	}
-	shard, err := benchrun.ParseShard(*shardFlag)
-	if err != nil {
-		return asInput(err)
+	var err error
+	if s.shard, err = benchrun.ParseShard(*shardFlag); err != nil {
+		return nil, asInput(err)
 	}
-	c, p, err := loadRun(path)
-	if err != nil {
-		return err
+	if s.c, s.p, err = loadRun(s.path); err != nil {
+		return nil, err
 	}
-	reg, err := effective(c, path, pf, stderr)
-	if err != nil {
-		return err
+	if s.reg, err = effective(s.c, s.path, pf, stderr); err != nil {
+		return nil, err
 	}
-	defer reg.Close()
 	if *output != "" {
-		c.Output = *output
+		s.c.Output = *output
 	}
+	return s, nil
+}
+
+func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	s, err := newSetup("run", "results folder (default: the config's output); shards on several machines each take their own, then `ipbench merge`", args, stdout, stderr)
+	if err != nil {
+		return err
+	}
+	defer s.reg.Close()
+	c, p, reg, shard := s.c, s.p, s.reg, s.shard
 	st, err := store.Open(c.Output, c.Hash(), c.YAML())
 	if err != nil {
 		if errors.Is(err, store.ErrConfigMismatch) {
@@ -177,33 +194,12 @@ func (r registry) Get(name string) (benchrun.Solver, error) {
 }
 
 func runPlan(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("plan", stdout)
-	shardFlag := fs.String("shard", "", "show shard k/N of the plan")
-	output := fs.String("output", "", "results folder to compare with (default: the config's output)")
-	pf := addPluginFlags(fs)
-	if len(args) == 0 || args[0] == "" || args[0][0] == '-' {
-		return badInput("usage: ipbench plan CONFIG [flags]")
-	}
-	path := args[0]
-	if err := parse(fs, args[1:]); err != nil {
-		return err
-	}
-	shard, err := benchrun.ParseShard(*shardFlag)
-	if err != nil {
-		return asInput(err)
-	}
-	c, p, err := loadRun(path)
+	s, err := newSetup("plan", "results folder to compare with (default: the config's output)", args, stdout, stderr)
 	if err != nil {
 		return err
 	}
-	reg, err := effective(c, path, pf, stderr)
-	if err != nil {
-		return err
-	}
-	reg.Close()
-	if *output != "" {
-		c.Output = *output
-	}
+	s.reg.Close()
+	c, p, shard, path := s.c, s.p, s.shard, s.path
 	mine := p.Mine(shard)
 	done := 0
 	if _, err := os.Stat(c.Output + "/record.sqlite"); err == nil {
