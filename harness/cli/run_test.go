@@ -313,3 +313,66 @@ func TestReport(t *testing.T) {
 		t.Errorf("report of a folder without a record: exit %d", code)
 	}
 }
+
+// children returns the pids whose parent is pid (from /proc).
+func children(pid int) []int {
+	var out []int
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		var child int
+		if _, err := fmt.Sscan(e.Name(), &child); err != nil {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
+		if err != nil {
+			continue
+		}
+		// pid (comm) state ppid …; comm may hold spaces: read after ')'.
+		f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:]))
+		var ppid int
+		if len(f) > 1 {
+			fmt.Sscan(f[1], &ppid)
+		}
+		if ppid == pid {
+			out = append(out, child)
+		}
+	}
+	return out
+}
+
+// A host killed with SIGKILL cannot stop its plugins; they notice and exit.
+func TestNoOrphanPlugins(t *testing.T) {
+	if testing.Short() {
+		t.Skip("waits for the plugins")
+	}
+	if _, err := os.Stat("/proc/self/stat"); err != nil {
+		t.Skip("no /proc")
+	}
+	dir := t.TempDir()
+	cmd := ipbench("run", writeConfig(t, dir, filepath.Join(dir, "rec")))
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var kids []int
+	for deadline := time.Now().Add(5 * time.Second); len(kids) == 0 && time.Now().Before(deadline); {
+		time.Sleep(100 * time.Millisecond)
+		kids = children(cmd.Process.Pid)
+	}
+	if len(kids) == 0 {
+		t.Fatal("no plugin process started")
+	}
+	cmd.Process.Kill() // SIGKILL to ipbench alone, not its group
+	cmd.Wait()
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		left := 0
+		for _, k := range kids {
+			if syscall.Kill(k, 0) == nil {
+				left++
+			}
+		}
+		if left == 0 {
+			return
+		}
+	}
+	t.Errorf("plugin processes %v still run 5 s after their host was killed", kids)
+}

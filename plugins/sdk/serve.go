@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"runtime/debug"
 	"sync"
+	"time"
 
 	"github.com/hashicorp/go-plugin"
 	"google.golang.org/grpc"
@@ -23,6 +25,7 @@ import (
 // The host starts the binary, and s reaches the operator and the model only
 // through the host, which counts every model call.
 func Serve(s Solver) {
+	go exitWithParent()
 	plugin.Serve(&plugin.ServeConfig{
 		HandshakeConfig: wire.Handshake,
 		VersionedPlugins: map[int]plugin.PluginSet{
@@ -32,6 +35,19 @@ func Serve(s Solver) {
 			return grpc.NewServer(append(opts, wire.ServerOptions()...)...)
 		},
 	})
+}
+
+// exitWithParent ends the plugin when the host is gone (killed with
+// SIGKILL, say: it cannot stop its plugins then), so that no orphan
+// keeps running: the process is then re-parented, and its parent pid
+// changes.
+func exitWithParent() {
+	parent := os.Getppid()
+	for range time.Tick(500 * time.Millisecond) {
+		if os.Getppid() != parent {
+			os.Exit(3)
+		}
+	}
 }
 
 // solverPlugin is the plugin side of go-plugin's GRPCPlugin.
