@@ -8,11 +8,14 @@ SHELL := /bin/bash
 
 all: build
 
-# The CLI and the solver plugins it runs (bin/plugins/ipbench-solver-NAME).
+# The CLI and every solver plugin of the repository (each package
+# .../cmd/ipbench-solver-NAME becomes bin/plugins/ipbench-solver-NAME).
 build:
 	$(GO) build -o $(BIN)/ipbench ./harness/cmd/ipbench
-	$(GO) build -o $(BIN)/plugins/ipbench-solver-eps ./eps/cmd/ipbench-solver-eps
-	$(GO) build -o $(BIN)/plugins/ipbench-solver-dps ./baselines/dps/cmd/ipbench-solver-dps
+	@for pkg in $$($(GO) list ./... | grep '/cmd/ipbench-solver-'); do \
+		echo "$(GO) build -o $(BIN)/plugins/$${pkg##*/} $$pkg"; \
+		$(GO) build -o $(BIN)/plugins/$${pkg##*/} $$pkg || exit 1; \
+	done
 
 # Regenerate the plugin protocol's Go code (needs Debian's protobuf-compiler).
 proto:
