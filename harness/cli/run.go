@@ -64,7 +64,7 @@ func newSetup(cmd, outputDoc string, args []string, stdout, stderr io.Writer) (*
 	if s.c, s.p, err = loadRun(s.path); err != nil {
 		return nil, err
 	}
-	if s.reg, err = effective(s.c, s.path, pf, stderr); err != nil {
+	if s.reg, err = effective(s.c, s.p, s.path, pf, stderr); err != nil {
 		return nil, err
 	}
 	if *output != "" {
@@ -146,7 +146,7 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 // effective starts the configured solvers' plugins and completes the
 // configuration with what only they know (parameter defaults, checksums),
 // so that its hash says exactly what runs.
-func effective(c *config.Config, path string, pf *pluginFlags, stderr io.Writer) (*solvers.Registry, error) {
+func effective(c *config.Config, p *benchrun.Plan, path string, pf *pluginFlags, stderr io.Writer) (*solvers.Registry, error) {
 	timeout, err := time.ParseDuration(c.Timeout)
 	if c.Timeout == "0" {
 		timeout, err = 0, nil
@@ -171,6 +171,10 @@ func effective(c *config.Config, path string, pf *pluginFlags, stderr io.Writer)
 		// Unknown parameters and values out of range are the config's fault.
 		params, err := sdk.ResolveParams(pl.Info(), s.Params)
 		if err != nil {
+			reg.Close()
+			return nil, badInput("config %s: %v", path, err)
+		}
+		if err := p.CheckSolver(pl.Info()); err != nil {
 			reg.Close()
 			return nil, badInput("config %s: %v", path, err)
 		}
