@@ -54,18 +54,27 @@ func runReport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		sort.Strings(names)
 		header := []string{"solver", "NFE"}
 		for _, n := range names {
-			header = append(header, n+" (mean ± 95%)")
+			dir := "↑"
+			if lowerIsBetter[n] {
+				dir = "↓"
+			}
+			header = append(header, n+" "+dir+" (mean ± 95%)")
 		}
 		header = append(header, "s/sample", "counted NFE", "counted VJP", "samples (failed)")
 		tb := table.New(header...)
 		best := map[string]float64{}
 		for _, n := range names {
+			sign := 1.0 // higher is better (psnr, ssim)
+			if lowerIsBetter[n] {
+				sign = -1
+			}
 			best[n] = math.Inf(-1)
 			for _, g := range part {
-				if s, ok := g.Metrics[n]; ok && s.Mean > best[n] {
-					best[n] = s.Mean // psnr: higher is better
+				if s, ok := g.Metrics[n]; ok && sign*s.Mean > best[n] {
+					best[n] = sign * s.Mean
 				}
 			}
+			best[n] *= sign
 		}
 		for _, g := range part {
 			cells := []string{g.Solver, fmt.Sprint(g.NFE)}
@@ -75,9 +84,9 @@ func runReport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 				case !ok:
 					cells = append(cells, "n/a")
 				case s.Mean == best[n]:
-					cells = append(cells, fmt.Sprintf("**%.2f** ± %.2f", s.Mean, s.Half))
+					cells = append(cells, "**"+num(s.Mean)+"** ± "+num(s.Half))
 				default:
-					cells = append(cells, fmt.Sprintf("%.2f ± %.2f", s.Mean, s.Half))
+					cells = append(cells, num(s.Mean)+" ± "+num(s.Half))
 				}
 			}
 			cells = append(cells, fmt.Sprintf("%.4f", g.Seconds.Mean), fmt.Sprintf("%.0f", g.NFECounted.Mean), fmt.Sprintf("%.0f", g.VJPCounted.Mean), fmt.Sprintf("%d (%d)", g.OK, g.Failed))
@@ -91,6 +100,13 @@ func runReport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	return nil
 }
+
+// num prints a metric with 4 significant digits (PSNR 26.23, SSIM 0.8127,
+// CRPS 0.01234).
+func num(v float64) string { return fmt.Sprintf("%.4g", v) }
+
+// lowerIsBetter names the metrics whose best value is the smallest.
+var lowerIsBetter = map[string]bool{"crps": true}
 
 func contains(xs []string, x string) bool {
 	for _, v := range xs {

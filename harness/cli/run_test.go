@@ -301,7 +301,7 @@ func TestReport(t *testing.T) {
 	if code != 0 {
 		t.Fatal(stderr)
 	}
-	for _, want := range []string{"### mix, sr4", "### mix, inpaint-random", "psnr (mean ± 95%)", "counted NFE"} {
+	for _, want := range []string{"### mix, sr4", "### mix, inpaint-random", "psnr ↑ (mean ± 95%)", "counted NFE"} {
 		if !strings.Contains(stdout, want) {
 			t.Errorf("report lacks %q:\n%s", want, stdout)
 		}

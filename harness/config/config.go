@@ -78,7 +78,7 @@ type Model struct {
 }
 
 // knownMetrics are the per-sample metrics a run can record.
-var knownMetrics = map[string]bool{"psnr": true}
+var knownMetrics = map[string]bool{"psnr": true, "ssim": true, "crps": true}
 
 // Read reads, defaults and checks the configuration at path.
 func Read(path string) (*Config, error) {
@@ -142,7 +142,10 @@ func (c *Config) fill() error {
 	}
 	for i, m := range c.Metrics {
 		if !knownMetrics[m] {
-			return fmt.Errorf("metrics[%d]: unknown metric %q (available: psnr)", i, m)
+			return fmt.Errorf("metrics[%d]: unknown metric %q (available: psnr, ssim, crps)", i, m)
+		}
+		if m == "ssim" && c.Resolution < 11 {
+			return fmt.Errorf("metrics[%d]: ssim needs images of at least 11×11 (its Gaussian window), not %d×%d", i, c.Resolution, c.Resolution)
 		}
 	}
 	if len(c.Solvers) == 0 {

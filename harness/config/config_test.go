@@ -74,6 +74,7 @@ func TestBadConfigs(t *testing.T) {
 		{"sigma_y", "seed: 7", "seed: 7\nsigma_y: -0.1"},
 		{"bad pin", "nfe: [100]", "nfe: [100]\n    sha256: abc"},
 		{"unknown metric", "seed: 7", "seed: 7\nmetrics: [lpips]"},
+		{"ssim on tiny images", "seed: 7", "seed: 7\nresolution: 8\nmetrics: [ssim]"},
 	} {
 		_, err := Parse([]byte(strings.Replace(good, tc.edit, tc.want, 1)))
 		if err == nil {

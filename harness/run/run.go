@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"sync/atomic"
@@ -203,16 +204,35 @@ func (p *Plan) batch(ctx context.Context, dir string, b Batch, d *Dataset, op op
 			return nil, fmt.Errorf("writing sample %v: %w", rows[i].Key, err)
 		}
 	}
+	sh := c.Shape()
+	crps := math.NaN()
+	for _, name := range c.Metrics {
+		if name == "crps" {
+			// A score of the image's samples together: the same value on
+			// each of its rows.
+			var err error
+			if crps, err = fidelity.CRPS(dst, truth); err != nil {
+				return nil, fmt.Errorf("metric crps of %s %s: %w", b.Dataset, b.Image, err)
+			}
+		}
+	}
 	for i := range rows {
 		metrics := map[string]float64{}
 		for _, name := range c.Metrics {
-			if name == "psnr" {
-				v, err := fidelity.PSNR(dst[i], truth)
-				if err != nil {
-					return nil, err
-				}
-				metrics["psnr"] = v // +Inf for an exact copy of the truth
+			var v float64
+			var err error
+			switch name {
+			case "psnr":
+				v, err = fidelity.PSNR(dst[i], truth) // +Inf for an exact copy of the truth
+			case "ssim":
+				v, err = fidelity.SSIM(dst[i], truth, sh.C, sh.H, sh.W)
+			case "crps":
+				v = crps
 			}
+			if err != nil {
+				return nil, fmt.Errorf("metric %s of %v: %w", name, rows[i].Key, err)
+			}
+			metrics[name] = v
 		}
 		rows[i].Status, rows[i].Output, rows[i].Seconds, rows[i].Metrics = "ok", rel(i), secs, metrics
 		rows[i].NFECounted = float64(counted.NFE()) / float64(c.Samples)
