@@ -1,11 +1,20 @@
 package cli
 
 import (
+	"bytes"
 	"context"
+	"encoding/csv"
+	"encoding/json"
 	"fmt"
 	"io"
 	"math"
+	"os"
+	"path/filepath"
 	"sort"
+	"strconv"
+
+	"github.com/ipbench/ipbench/harness/atomicfile"
+	"github.com/ipbench/ipbench/reports/plot"
 
 	"github.com/ipbench/ipbench/harness/store"
 	"github.com/ipbench/ipbench/reports/summary"
@@ -17,12 +26,16 @@ import (
 // sample, and the NFE and VJP counted by the host.
 func runReport(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("report", stdout)
+	out := fs.String("out", "", "folder for report.md, results.csv, results.json and the plots (default: RESULTS/report)")
 	if len(args) == 0 || args[0] == "" || args[0][0] == '-' {
-		return badInput("usage: ipbench report RESULTS")
+		return badInput("usage: ipbench report RESULTS [--out DIR]")
 	}
 	dir := args[0]
 	if err := parse(fs, args[1:]); err != nil {
 		return err
+	}
+	if *out == "" {
+		*out = filepath.Join(dir, "report")
 	}
 	st, err := store.OpenExisting(dir)
 	if err != nil {
@@ -37,6 +50,8 @@ func runReport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if len(groups) == 0 {
 		return fmt.Errorf("%s: the record holds no samples yet", dir)
 	}
+	var md bytes.Buffer
+	stdout = io.MultiWriter(stdout, &md)
 	for lo := 0; lo < len(groups); {
 		hi := lo
 		for hi < len(groups) && groups[hi].Dataset == groups[lo].Dataset && groups[hi].Task == groups[lo].Task {
@@ -98,7 +113,110 @@ func runReport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		}
 		lo = hi
 	}
+	return writeReportFiles(*out, groups, md.Bytes(), stdout)
+}
+
+// writeReportFiles writes the tables (report.md), the same numbers as CSV
+// and JSON, and a quality-vs-NFE plot per dataset, task and metric plus a
+// time-vs-NFE plot per dataset and task (PNG and SVG).
+func writeReportFiles(out string, groups []summary.Group, md []byte, stdout io.Writer) error {
+	if err := os.MkdirAll(filepath.Join(out, "plots"), 0o755); err != nil {
+		return err
+	}
+	if err := atomicfile.Write(filepath.Join(out, "report.md"), md); err != nil {
+		return err
+	}
+	var names []string
+	for _, g := range groups {
+		for n := range g.Metrics {
+			if !contains(names, n) {
+				names = append(names, n)
+			}
+		}
+	}
+	sort.Strings(names)
+	var csvBuf bytes.Buffer
+	w := csv.NewWriter(&csvBuf)
+	head := []string{"dataset", "task", "solver", "nfe"}
+	for _, n := range names {
+		head = append(head, n+"_mean", n+"_ci95")
+	}
+	head = append(head, "seconds_per_sample", "nfe_counted", "vjp_counted", "samples", "failed")
+	w.Write(head)
+	f := func(v float64) string { return strconv.FormatFloat(v, 'g', 8, 64) }
+	for _, g := range groups {
+		rec := []string{g.Dataset, g.Task, g.Solver, strconv.Itoa(g.NFE)}
+		for _, n := range names {
+			if s, ok := g.Metrics[n]; ok {
+				rec = append(rec, f(s.Mean), f(s.Half))
+			} else {
+				rec = append(rec, "", "")
+			}
+		}
+		rec = append(rec, f(g.Seconds.Mean), f(g.NFECounted.Mean), f(g.VJPCounted.Mean), strconv.Itoa(g.OK), strconv.Itoa(g.Failed))
+		w.Write(rec)
+	}
+	w.Flush()
+	if err := atomicfile.Write(filepath.Join(out, "results.csv"), csvBuf.Bytes()); err != nil {
+		return err
+	}
+	js, err := json.MarshalIndent(groupsJSON(groups), "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := atomicfile.Write(filepath.Join(out, "results.json"), append(js, '\n')); err != nil {
+		return err
+	}
+	labels := map[string]string{"psnr": "PSNR (dB), higher is better", "ssim": "SSIM, higher is better", "crps": "CRPS, lower is better"}
+	seen := map[string]bool{}
+	nplots := 0
+	for _, g := range groups {
+		key := g.Dataset + "/" + g.Task
+		if seen[key] {
+			continue
+		}
+		seen[key] = true
+		for _, n := range names {
+			label := labels[n]
+			if label == "" {
+				label = n
+			}
+			if err := plot.Quality(groups, g.Dataset, g.Task, n, label).Save(filepath.Join(out, "plots", g.Dataset+"_"+g.Task+"_"+n)); err == nil {
+				nplots++
+			}
+		}
+		if err := plot.Time(groups, g.Dataset, g.Task).Save(filepath.Join(out, "plots", g.Dataset+"_"+g.Task+"_seconds")); err == nil {
+			nplots++
+		}
+	}
+	fmt.Fprintf(stdout, "\nreport: %s (report.md, results.csv, results.json, %d plots in plots/ as PNG and SVG)\n", out, nplots)
 	return nil
+}
+
+// groupsJSON gives the groups plain field names, with NaN as null.
+func groupsJSON(groups []summary.Group) []map[string]any {
+	num := func(v float64) any {
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			return nil
+		}
+		return v
+	}
+	stat := func(s summary.Stat) map[string]any {
+		return map[string]any{"mean": num(s.Mean), "ci95": num(s.Half), "n": s.N}
+	}
+	var out []map[string]any
+	for _, g := range groups {
+		m := map[string]any{}
+		for n, s := range g.Metrics {
+			m[n] = stat(s)
+		}
+		out = append(out, map[string]any{
+			"dataset": g.Dataset, "task": g.Task, "solver": g.Solver, "nfe": g.NFE,
+			"metrics": m, "seconds_per_sample": stat(g.Seconds), "nfe_counted": stat(g.NFECounted),
+			"vjp_counted": stat(g.VJPCounted), "samples": g.OK, "failed": g.Failed,
+		})
+	}
+	return out
 }
 
 // num prints a metric with 4 significant digits (PSNR 26.23, SSIM 0.8127,

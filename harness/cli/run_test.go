@@ -309,6 +309,15 @@ func TestReport(t *testing.T) {
 	if !hasRow(stdout, "eps", "1") || !strings.Contains(stdout, "**") {
 		t.Errorf("report rows:\n%s", stdout)
 	}
+	for _, f := range []string{"report.md", "results.csv", "results.json", "plots/mix_sr4_psnr.png", "plots/mix_sr4_psnr.svg", "plots/mix_inpaint-random_seconds.png"} {
+		if st, err := os.Stat(filepath.Join(out, "report", f)); err != nil || st.Size() == 0 {
+			t.Errorf("report file %s: %v", f, err)
+		}
+	}
+	csvData, _ := os.ReadFile(filepath.Join(out, "report", "results.csv"))
+	if !strings.HasPrefix(string(csvData), "dataset,task,solver,nfe,psnr_mean,psnr_ci95,") {
+		t.Errorf("csv header: %.80s", csvData)
+	}
 	if code, _, _ := run(t, "report", filepath.Join(dir, "nothing")); code != 2 {
 		t.Errorf("report of a folder without a record: exit %d", code)
 	}
