@@ -41,8 +41,8 @@ bench: build
 	@mkdir -p results
 	$(BIN)/ipbench run configs/default.yaml
 	$(BIN)/ipbench report results/default | tee results/default-report.md
-	$(BIN)/ipbench gmm referee --solvers eps,dps --nfe 1,5,20,100 --dims 8,80 --obs 1,2,4 --problems 2 --n 1000 --seed 1 | tee results/gmm-referee.md
-	$(BIN)/ipbench gmm images --size 3x32x32 --solvers eps,dps --nfe 5,20,100 --n 200 --seed 1 | tee results/gmm-images.md
+	$(BIN)/ipbench gmm referee --solvers eps,dps,pigdm,ddnm,pinv --nfe 1,5,20,100 --dims 8,80 --obs 1,2,4 --problems 2 --n 1000 --seed 1 | tee results/gmm-referee.md
+	$(BIN)/ipbench gmm images --size 3x32x32 --solvers eps,dps,pigdm,ddnm,pinv --nfe 5,20,100 --n 200 --seed 1 | tee results/gmm-images.md
 	@echo "record: results/default/record.sqlite (sample images beside it); report: results/default-report.md; exact-posterior tables: results/gmm-referee.md, results/gmm-images.md"
 
 # The full referee table of the README (d up to 800; about 15 minutes).
