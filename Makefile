@@ -4,7 +4,7 @@ BIN := bin
 SHELL := /bin/bash
 .SHELLFLAGS := -o pipefail -c
 
-.PHONY: all build proto test bench vet fmt-check clean referee gobench
+.PHONY: all build proto test bench vet fmt-check clean referee gobench onnxruntime
 
 all: build
 
@@ -52,6 +52,11 @@ referee: build
 # Go benchmarks, including the EPS acceptance benchmark.
 gobench:
 	$(GO) test -run XXX -bench . -benchtime 1x ./harness/sample/ ./harness/operator/
+
+# ONNX Runtime 1.24.1 (linux-x64 CPU) for LPIPS/FID/KID, from the npm package
+# onnxruntime-node; then export ONNXRUNTIME_SHARED_LIBRARY_PATH as it prints.
+onnxruntime:
+	scripts/onnxruntime.sh third_party/onnxruntime
 
 clean:
 	rm -rf $(BIN) results
