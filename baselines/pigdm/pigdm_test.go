@@ -1,57 +1,22 @@
 package pigdm
 
 import (
-	"context"
 	"math"
-	"math/rand/v2"
 	"testing"
 
+	"github.com/ipbench/ipbench/baselines/internal/solvertest"
 	"github.com/ipbench/ipbench/harness/gmm"
 	"github.com/ipbench/ipbench/harness/model"
 	"github.com/ipbench/ipbench/harness/operator"
-	"github.com/ipbench/ipbench/harness/problem"
-	"github.com/ipbench/ipbench/harness/referee"
-	"github.com/ipbench/ipbench/harness/seed"
-	"github.com/ipbench/ipbench/plugins/sdk"
 )
 
 // solve runs ΠGDM with the exact model of prior behind a counter.
 func solve(t *testing.T, prior *gmm.Mixture, op operator.Operator, y []float64, sigmaY float64, nfe, n int, given map[string]float64) ([][]float64, *model.Counted) {
 	t.Helper()
-	_, d := op.Dims()
-	exact, err := prior.Model(op, math.Max(sigmaY, 1e-3))
-	if err != nil {
-		t.Fatal(err)
-	}
-	counted := &model.Counted{Name: "exact", Model: exact, Dim: d}
-	s := Solver{}
-	params, err := sdk.ResolveParams(s.Info(), given)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dst := sdk.NewRows(n, d)
-	p := sdk.Problem{Op: sdk.Local(op), Y: y, SigmaY: sigmaY, SigmaMax: prior.SigmaMax()}
-	if err := s.Solve(context.Background(), dst, p, counted, seed.Seeds(1, "t", "0", 0, n), nfe, params); err != nil {
-		t.Fatal(err)
-	}
-	return dst, counted
+	return solvertest.Solve(t, Solver{}, prior, op, y, sigmaY, nfe, n, given)
 }
 
-func moments(x [][]float64) (mean, variance []float64) {
-	d := len(x[0])
-	mean, variance = make([]float64, d), make([]float64, d)
-	for _, row := range x {
-		for j, v := range row {
-			mean[j] += v / float64(len(x))
-		}
-	}
-	for _, row := range x {
-		for j, v := range row {
-			variance[j] += (v - mean[j]) * (v - mean[j]) / float64(len(x)-1)
-		}
-	}
-	return mean, variance
-}
+func moments(x [][]float64) (mean, variance []float64) { return solvertest.Moments(x) }
 
 // r² = σ²c/(σ² + c): the paper's σ²/(σ² + 1) for c = 1, → c as σ → ∞ and
 // → σ² as σ → 0.
@@ -158,28 +123,11 @@ func TestPiGDMNoiseless(t *testing.T) {
 // is weak and the late one (σ² w g with g ∝ 1/(r² sᵢ² + σ_y²)) locks samples
 // into wrong modes. Bounds: 1.5× these.
 func TestRefereeMCGdiff(t *testing.T) {
-	rng := rand.New(rand.NewPCG(3, 7))
-	f, err := problem.MCGdiff(8, 2, rng)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := f.Problem()
-	if err != nil {
-		t.Fatal(err)
-	}
-	post, err := p.Prior.Posterior(p.Op, p.Y, p.SigmaY)
-	if err != nil {
-		t.Fatal(err)
-	}
 	for _, tc := range []struct {
 		c, bound float64
 	}{{1, 2.07}, {129, 108}} {
-		x, c := solve(t, p.Prior, p.Op, p.Y, p.SigmaY, 100, 500, map[string]float64{"data_var": tc.c})
-		sc, err := referee.Evaluate(post, x, referee.Options{}, rand.New(rand.NewPCG(1, 2)))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Logf("data_var=%v: d=8 m=2 σ_y=%.3f NFE=100: SW %.3f, floor %.3f, ratio %.2f, weight TV %.3f (floor %.3f)", tc.c, p.SigmaY, sc.SW, sc.SWFloor, sc.Ratio, sc.WeightError, sc.WeightFloor)
+		sc, c, sigmaY := solvertest.Referee(t, Solver{}, 100, 500, map[string]float64{"data_var": tc.c})
+		t.Logf("data_var=%v: d=8 m=2 σ_y=%.3f NFE=100: SW %.3f, floor %.3f, ratio %.2f, weight TV %.3f (floor %.3f)", tc.c, sigmaY, sc.SW, sc.SWFloor, sc.Ratio, sc.WeightError, sc.WeightFloor)
 		if sc.Ratio > tc.bound {
 			t.Errorf("data_var=%v: referee ratio %.2f above %.1f", tc.c, sc.Ratio, tc.bound)
 		}

@@ -3,14 +3,12 @@ package pinv
 import (
 	"context"
 	"math"
-	"math/rand/v2"
 	"testing"
 
+	"github.com/ipbench/ipbench/baselines/internal/solvertest"
 	"github.com/ipbench/ipbench/harness/gmm"
 	"github.com/ipbench/ipbench/harness/model"
 	"github.com/ipbench/ipbench/harness/operator"
-	"github.com/ipbench/ipbench/harness/problem"
-	"github.com/ipbench/ipbench/harness/referee"
 	"github.com/ipbench/ipbench/harness/seed"
 	"github.com/ipbench/ipbench/plugins/sdk"
 )
@@ -129,28 +127,11 @@ func TestTikhonovIsGaussianPosteriorMean(t *testing.T) {
 // samples, referee seed (1, 2)): pinv 83.8, tikhonov 99.4 (s = 0.5, the image
 // default, far below the family's prior spread of about 11 per coordinate).
 func TestRefereeMCGdiff(t *testing.T) {
-	rng := rand.New(rand.NewPCG(3, 7))
-	f, err := problem.MCGdiff(8, 2, rng)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := f.Problem()
-	if err != nil {
-		t.Fatal(err)
-	}
-	post, err := p.Prior.Posterior(p.Op, p.Y, p.SigmaY)
-	if err != nil {
-		t.Fatal(err)
-	}
 	for _, tc := range []struct {
 		s     sdk.Solver
 		bound float64
 	}{{Solver{}, 126}, {Tikhonov{}, 150}} {
-		x, _ := solve(t, tc.s, p.Prior, p.Op, p.Y, p.SigmaY, 500, nil)
-		sc, err := referee.Evaluate(post, x, referee.Options{}, rand.New(rand.NewPCG(1, 2)))
-		if err != nil {
-			t.Fatal(err)
-		}
+		sc, _, _ := solvertest.Referee(t, tc.s, 1, 500, nil)
 		t.Logf("%s: d=8 m=2: SW %.3f, floor %.3f, ratio %.2f", tc.s.Info().Name, sc.SW, sc.SWFloor, sc.Ratio)
 		if sc.Ratio > tc.bound {
 			t.Errorf("%s: referee ratio %.2f above %.0f", tc.s.Info().Name, sc.Ratio, tc.bound)
