@@ -224,7 +224,7 @@ func TestImages(t *testing.T) {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
 	for _, task := range []string{"sr4", "sr4-pool", "inpaint-box", "inpaint-random", "deblur-gauss", "deblur-motion"} {
-		if !hasRow(stdout, task, "eps", "3", "0") {
+		if !hasRow(stdout, task, "eps", "3", "3", "0") {
 			t.Errorf("no row for %s in\n%s", task, stdout)
 		}
 	}

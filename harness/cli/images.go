@@ -57,7 +57,7 @@ func runImages(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	defer stop()
 	fmt.Fprintf(stdout, "Image-shaped mixtures at %s: %d components N(mₖ, %gI), σ_y = %g, σ_max = %g, %d samples per run.\n\n", *size, *k, *c, *sigmaY, *sigmaMax, *n)
-	tb := table.New("task", "solver", "NFE", "VJP", "SW₂ to exact", "exact floor", "ratio", "mean RMS error (floor)", "s/run")
+	tb := table.New("task", "solver", "NFE", "counted NFE", "VJP", "SW₂ to exact", "exact floor", "ratio", "mean RMS error (floor)", "s/run")
 	for ti, r := range specs {
 		p, err := imageProblem(r, shape, *k, *c, *sigmaY, rand.New(rand.NewPCG(*seed, uint64(ti))))
 		if err != nil {
@@ -78,7 +78,7 @@ func runImages(ctx context.Context, args []string, stdout, stderr io.Writer) err
 				if err != nil {
 					return err
 				}
-				tb.Append(r.Name, name, fmt.Sprintf("%.0f", res.NFE), fmt.Sprintf("%.0f", res.VJP),
+				tb.Append(r.Name, name, fmt.Sprint(nfe), fmt.Sprintf("%.0f", res.NFE), fmt.Sprintf("%.0f", res.VJP),
 					fmt.Sprintf("%.4f", sc.SW), fmt.Sprintf("%.4f", sc.SWFloor), fmt.Sprintf("%.2f", sc.Ratio),
 					fmt.Sprintf("%.4f (%.4f)", sc.MeanError, sc.MeanFloor), fmt.Sprintf("%.2f", res.Seconds))
 				fmt.Fprintf(stderr, "%s %s %d NFE: ratio %.2f\n", r.Name, name, nfe, sc.Ratio)
