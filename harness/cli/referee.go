@@ -6,6 +6,7 @@ import (
 	"io"
 	"math/rand/v2"
 
+	"github.com/ipbench/ipbench/harness/gmm"
 	"github.com/ipbench/ipbench/harness/problem"
 	"github.com/ipbench/ipbench/harness/referee"
 	"github.com/ipbench/ipbench/harness/sample"
@@ -53,12 +54,17 @@ func runReferee(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	for _, d := range dims {
 		for _, m := range obs {
 			probs := make([]*problem.Problem, *problems)
+			posts := make([]*gmm.Posterior, *problems)
 			for i := range probs {
 				f, err := problem.MCGdiff(d, m, rand.New(rand.NewPCG(*seed, uint64(d*1000+m*10+i))))
 				if err != nil {
 					return asInput(err)
 				}
 				if probs[i], err = f.Problem(); err != nil {
+					return err
+				}
+				// One exact posterior per problem, for every solver and NFE.
+				if posts[i], err = probs[i].Prior.Posterior(probs[i].Op, probs[i].Y, probs[i].SigmaY); err != nil {
 					return err
 				}
 			}
@@ -74,11 +80,7 @@ func runReferee(ctx context.Context, args []string, stdout, stderr io.Writer) er
 						if res.NFE != float64(nfe) && name == "eps" {
 							return fmt.Errorf("eps: counted %v NFE per sample for %d requested", res.NFE, nfe)
 						}
-						post, err := p.Prior.Posterior(p.Op, p.Y, p.SigmaY)
-						if err != nil {
-							return err
-						}
-						sc, err := referee.Evaluate(post, res.Samples, referee.Options{}, rand.New(rand.NewPCG(*seed, uint64(i))))
+						sc, err := referee.Evaluate(posts[i], res.Samples, referee.Options{}, rand.New(rand.NewPCG(*seed, uint64(i))))
 						if err != nil {
 							return err
 						}

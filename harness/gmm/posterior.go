@@ -24,6 +24,8 @@ type Posterior struct {
 	w     []float64
 	means [][]float64
 	chol  []mat.Cholesky // full covariances: Ĉₖ = L Lᵀ
+
+	logdet []float64 // Cₖ = cₖ I: log det Ĉₖ = −Σᵢ log(1/cₖ + bλᵢ)
 }
 
 // Posterior returns the exact posterior of m given y = A x₀ + σ_y n.
@@ -66,6 +68,13 @@ func (m *Mixture) Posterior(op operator.Operator, y []float64, sigmaY float64) (
 			p.w[k] = m.logw[k] - 0.5*quad - 0.5*ld
 		}
 		softmax(p.w)
+		// log det Ĉₖ, once here rather than on every Responsibilities call.
+		p.logdet = make([]float64, m.Len())
+		for k, c := range m.vars {
+			for _, l := range gram {
+				p.logdet[k] -= math.Log(1/c + b*l)
+			}
+		}
 		return p, nil
 	}
 	// Full covariances: dense algebra with A formed row by row (Aᵀeᵢ).
@@ -216,17 +225,12 @@ func (p *Posterior) Responsibilities(dst, x []float64) {
 	if p.m.vars != nil {
 		mm, _ := p.op.Dims()
 		ax := make([]float64, mm)
-		gram := p.op.GramEigenvalues()
 		for k, c := range p.m.vars {
-			// Ĉₖ⁻¹ = I/c + bAᵀA; log det Ĉₖ = −Σᵢ log(1/c + bλᵢ)
+			// Ĉₖ⁻¹ = I/c + bAᵀA
 			floats.SubTo(diff, x, p.means[k])
 			p.op.Apply(ax, diff)
 			q := floats.Dot(diff, diff)/c + p.b*floats.Dot(ax, ax)
-			ld := 0.0
-			for _, l := range gram {
-				ld -= math.Log(1/c + p.b*l)
-			}
-			dst[k] = math.Log(p.w[k]) - 0.5*q - 0.5*ld
+			dst[k] = math.Log(p.w[k]) - 0.5*q - 0.5*p.logdet[k]
 		}
 		softmax(dst)
 		return
