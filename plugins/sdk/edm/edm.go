@@ -99,17 +99,6 @@ func HeunSchedule(nfe int, sigmaMin, sigmaMax, rho float64) (Schedule, error) {
 	return s, nil
 }
 
-// EulerSchedule returns N = nfe first-order steps on the EDM levels.
-func EulerSchedule(nfe int, sigmaMin, sigmaMax, rho float64) (Schedule, error) {
-	if nfe < 1 {
-		return Schedule{}, fmt.Errorf("edm: NFE must be at least 1, got %d", nfe)
-	}
-	if !(sigmaMin > 0 && sigmaMax > sigmaMin && rho > 0) {
-		return Schedule{}, fmt.Errorf("edm: need 0 < σ_min < σ_max and ρ > 0, got σ_min=%v σ_max=%v ρ=%v", sigmaMin, sigmaMax, rho)
-	}
-	return Schedule{Sigmas: Sigmas(nfe, sigmaMin, sigmaMax, rho), Heun: make([]bool, nfe)}, nil
-}
-
 // Start draws the sampler's starting state x_N ~ N(0, σ_max² I), row i from
 // rng[i] alone.
 func Start(dst [][]float64, sigmaMax float64, rng []*rand.Rand) error {
