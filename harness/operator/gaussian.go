@@ -18,9 +18,10 @@ import (
 // an SVD method.
 type GaussianBlur struct {
 	*Conv
-	g    []float64 // 1-D kernel
-	once sync.Once
-	sep  *Separable
+	g     []float64 // 1-D kernel
+	sigma float64
+	once  sync.Once
+	sep   *Separable
 }
 
 var _ SVD = (*GaussianBlur)(nil)
@@ -38,7 +39,7 @@ func NewGaussianBlur(shape Shape, k int, sigma float64) (*GaussianBlur, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &GaussianBlur{Conv: conv, g: GaussianKernel1D(k, sigma)}, nil
+	return &GaussianBlur{Conv: conv, g: GaussianKernel1D(k, sigma), sigma: sigma}, nil
 }
 
 // svd returns the equivalent Separable operator, building it once.

@@ -1,7 +1,10 @@
 package operator_test
 
 import (
+	"fmt"
+	"math"
 	"math/rand/v2"
+	"strings"
 	"testing"
 
 	"gonum.org/v1/gonum/mat"
@@ -110,6 +113,84 @@ func TestOperators(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			operatortest.Check(t, tc.op, rand.New(rand.NewPCG(3, 4)), tc.opts)
+			checkReplica(t, tc.op, rand.New(rand.NewPCG(5, 6)))
+		})
+	}
+}
+
+// checkReplica checks that the operator built from op's Spec gives the same
+// bits as op on every method, so that a plugin's replica changes nothing.
+func checkReplica(t *testing.T, op operator.Operator, rng *rand.Rand) {
+	t.Helper()
+	sp, ok := op.(operator.Specifier)
+	if !ok {
+		t.Fatalf("%T cannot describe itself", op)
+	}
+	rep, err := operator.Build(sp.Spec())
+	if err != nil {
+		t.Fatalf("Build(Spec()): %v", err)
+	}
+	if fmt.Sprintf("%T", rep) != fmt.Sprintf("%T", op) {
+		t.Errorf("replica is a %T, want %T", rep, op)
+	}
+	m, d := op.Dims()
+	if rm, rd := rep.Dims(); rm != m || rd != d {
+		t.Fatalf("replica is %d×%d, want %d×%d", rm, rd, m, d)
+	}
+	x, y := randn(d, rng), randn(m, rng)
+	same := func(name string, f func(o operator.Operator, dst []float64), n int) {
+		t.Helper()
+		want, got := make([]float64, n), make([]float64, n)
+		f(op, want)
+		f(rep, got)
+		for i := range want {
+			if math.Float64bits(want[i]) != math.Float64bits(got[i]) {
+				t.Errorf("%s: replica differs at %d: %v, want %v", name, i, got[i], want[i])
+				return
+			}
+		}
+	}
+	same("Apply", func(o operator.Operator, dst []float64) { o.Apply(dst, x) }, m)
+	same("Adjoint", func(o operator.Operator, dst []float64) { o.Adjoint(dst, y) }, d)
+	same("SolveShifted", func(o operator.Operator, dst []float64) { o.SolveShifted(dst, 0.3, 2, x) }, d)
+	same("Pinv", func(o operator.Operator, dst []float64) { o.Pinv(dst, y) }, d)
+	same("GramEigenvalues", func(o operator.Operator, dst []float64) { copy(dst, o.GramEigenvalues()) }, d)
+	if s, ok := op.(operator.SVD); ok {
+		if _, ok := rep.(operator.SVD); !ok {
+			t.Fatal("replica lost the SVD")
+		}
+		k := len(s.Singular())
+		same("Singular", func(o operator.Operator, dst []float64) { copy(dst, o.(operator.SVD).Singular()) }, k)
+		same("Vt", func(o operator.Operator, dst []float64) { o.(operator.SVD).Vt(dst, x) }, d)
+		same("Ut", func(o operator.Operator, dst []float64) { o.(operator.SVD).Ut(dst, y) }, m)
+	}
+}
+
+// A description that does not make an operator is an error naming what is
+// wrong, not a panic.
+func TestBuildBadSpec(t *testing.T) {
+	s := operator.Shape{C: 1, H: 4, W: 4}
+	for _, tc := range []struct {
+		name string
+		spec operator.Spec
+		want string
+	}{
+		{"unknown", operator.Spec{Kind: "fft"}, "unknown kind"},
+		{"dense-short", operator.Spec{Kind: "dense", M: 2, D: 3, Data: make([]float64, 5)}, "needs 6 entries"},
+		{"mask-value", operator.Spec{Kind: "mask", Shape: s, Data: append(make([]float64, 15), 0.5)}, "want 0 or 1"},
+		{"mask-short", operator.Spec{Kind: "mask", Shape: s, Data: make([]float64, 3)}, "has 3 numbers, want 16"},
+		{"mask-shape", operator.Spec{Kind: "mask", Shape: operator.Shape{C: 1, H: -4, W: 4}}, "operator"},
+		{"separable-rows", operator.Spec{Kind: "separable", Shape: s, RowsH: 0, RowsW: 1}, "rows"},
+		{"separable-short", operator.Spec{Kind: "separable", Shape: s, RowsH: 1, RowsW: 1, Data: make([]float64, 7)}, "want 8"},
+		{"conv-even", operator.Spec{Kind: "conv", Shape: s, K: 2, Data: make([]float64, 4)}, "odd"},
+		{"gauss-sigma", operator.Spec{Kind: "gaussian-blur", Shape: s, K: 3, Sigma: -1}, "σ"},
+		{"gauss-data", operator.Spec{Kind: "gaussian-blur", Shape: s, K: 3, Sigma: 1, Data: []float64{1}}, "want 0"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := operator.Build(tc.spec)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("Build: error %v, want one containing %q", err, tc.want)
+			}
 		})
 	}
 }

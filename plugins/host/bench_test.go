@@ -24,12 +24,20 @@ var transports = []struct {
 	start func(b *testing.B, path string) (sdk.Solver, func())
 }{
 	{"in-process", nil},
-	{"grpc-bytes", func(b *testing.B, path string) (sdk.Solver, func()) { return open(b, path, true) }},
-	{"grpc-shm", func(b *testing.B, path string) (sdk.Solver, func()) { return open(b, path, false) }},
+	{"grpc-bytes", func(b *testing.B, path string) (sdk.Solver, func()) {
+		return open(b, path, Config{NoSharedMemory: true, RemoteOperator: true})
+	}},
+	{"grpc-shm-remote-op", func(b *testing.B, path string) (sdk.Solver, func()) {
+		return open(b, path, Config{RemoteOperator: true})
+	}},
+	{"grpc-shm", func(b *testing.B, path string) (sdk.Solver, func()) { return open(b, path, Config{}) }},
 }
 
-func open(b *testing.B, path string, noShm bool) (sdk.Solver, func()) {
-	p, err := Open(path, Config{Log: io.Discard, NoSharedMemory: noShm})
+// open starts the plugin at path with cfg (the default: shared memory and
+// the operator's replica in the plugin).
+func open(b *testing.B, path string, cfg Config) (sdk.Solver, func()) {
+	cfg.Log = io.Discard
+	p, err := Open(path, cfg)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -76,38 +76,52 @@ func gmmProblem(t *testing.T) (sdk.Problem, *model.Counted, *problem.Problem) {
 // EPS in a plugin process gives the same bits as in process, and the host
 // counts exactly the requested NFE.
 func TestEPSPluginMatchesInProcess(t *testing.T) {
-	pl, err := Open(filepath.Join(bin, "ipbench-solver-eps"), quiet())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pl.Close()
-	info := pl.Info()
-	if info.Name != "eps" || info.Version != eps.Version || len(info.Params) != 2 {
-		t.Errorf("Info = %+v", info)
-	}
-	if len(pl.SHA256) != 64 {
-		t.Errorf("SHA-256 %q", pl.SHA256)
-	}
-	prob, counted, _ := gmmProblem(t)
-	seeds := seed.Seeds(1, "t", "0", 0, 16)
-	params, _ := sdk.ResolveParams(info, nil)
-	remote := sdk.NewRows(16, 8)
-	if err := pl.Solve(context.Background(), remote, prob, counted, seeds, 21, params); err != nil {
-		t.Fatal(err)
-	}
-	if counted.NFE() != 21*16 || counted.VJPs() != 0 {
-		t.Errorf("host counted %d NFE and %d VJP, want %d and 0", counted.NFE(), counted.VJPs(), 21*16)
-	}
-	local := sdk.NewRows(16, 8)
-	if err := (eps.Solver{}).Solve(context.Background(), local, prob, counted, seeds, 21, params); err != nil {
-		t.Fatal(err)
-	}
-	for i := range local {
-		for j := range local[i] {
-			if local[i][j] != remote[i][j] {
-				t.Fatalf("sample %d differs: plugin %v, in process %v", i, remote[i], local[i])
+	for _, remoteOp := range []bool{false, true} {
+		t.Run(fmt.Sprintf("remote-operator=%v", remoteOp), func(t *testing.T) {
+			cfg := quiet()
+			cfg.RemoteOperator = remoteOp
+			pl, err := Open(filepath.Join(bin, "ipbench-solver-eps"), cfg)
+			if err != nil {
+				t.Fatal(err)
 			}
-		}
+			defer pl.Close()
+			info := pl.Info()
+			if info.Name != "eps" || info.Version != eps.Version || len(info.Params) != 2 {
+				t.Errorf("Info = %+v", info)
+			}
+			if len(pl.SHA256) != 64 {
+				t.Errorf("SHA-256 %q", pl.SHA256)
+			}
+			prob, counted, _ := gmmProblem(t)
+			seeds := seed.Seeds(1, "t", "0", 0, 16)
+			params, _ := sdk.ResolveParams(info, nil)
+			remote := sdk.NewRows(16, 8)
+			for range 2 { // the second batch reuses the plugin's replica
+				if err := pl.Solve(context.Background(), remote, prob, counted, seeds, 21, params); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if counted.NFE() != 2*21*16 || counted.VJPs() != 0 {
+				t.Errorf("host counted %d NFE and %d VJP, want %d and 0", counted.NFE(), counted.VJPs(), 2*21*16)
+			}
+			// EPS makes one shifted solve per denoiser level: through the
+			// host's service only when the plugin has no replica.
+			calls := pl.sessions.opCalls.Load()
+			if remoteOp && calls == 0 || !remoteOp && calls != 0 {
+				t.Errorf("remote operator %v: the host served %d operator calls", remoteOp, calls)
+			}
+			local := sdk.NewRows(16, 8)
+			if err := (eps.Solver{}).Solve(context.Background(), local, prob, counted, seeds, 21, params); err != nil {
+				t.Fatal(err)
+			}
+			for i := range local {
+				for j := range local[i] {
+					if local[i][j] != remote[i][j] {
+						t.Fatalf("sample %d differs: plugin %v, in process %v", i, remote[i], local[i])
+					}
+				}
+			}
+		})
 	}
 }
 

@@ -30,6 +30,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/ipbench/ipbench/harness/operator"
 	pb "github.com/ipbench/ipbench/plugins/proto"
 	"github.com/ipbench/ipbench/plugins/sdk"
 	"github.com/ipbench/ipbench/plugins/wire"
@@ -50,6 +51,10 @@ type Config struct {
 	// NoSharedMemory sends every tensor inside the gRPC messages instead of
 	// through a shared memory region (for comparison; slower).
 	NoSharedMemory bool
+	// RemoteOperator keeps the plugin on the host's Operator service for
+	// every product, instead of sending it a description of A from which it
+	// may build a local replica (for comparison and tests; slower).
+	RemoteOperator bool
 }
 
 // regionSize is the shared memory offered to a Solve call: room for twelve
@@ -284,6 +289,13 @@ func (p *Plugin) Solve(ctx context.Context, dst [][]float64, prob sdk.Problem, m
 	}
 	for _, s := range seeds {
 		req.Seeds = append(req.Seeds, &pb.Seed{Hi: s.Hi, Lo: s.Lo})
+	}
+	if !p.cfg.RemoteOperator {
+		if u, ok := sdk.Underlying(prob.Op); ok {
+			if sp, ok := u.(operator.Specifier); ok {
+				req.Operator = wire.Spec(sp.Spec())
+			}
+		}
 	}
 	if se.region != nil {
 		req.ShmPath, req.ShmSize = se.region.Path(), uint64(se.region.Size())

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"sync/atomic"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -55,6 +56,8 @@ type sessions struct {
 	mu   sync.Mutex
 	next uint64
 	m    map[uint64]*session
+
+	opCalls atomic.Int64 // Operator service calls served, for tests
 }
 
 func (s *sessions) add(se *session) uint64 {
@@ -93,6 +96,7 @@ type operatorServer struct {
 // batch reads the request's rows, runs f into rows of length nd and
 // returns them, through shared memory where the request uses it.
 func (o *operatorServer) batch(req *pb.OpRequest, ns, nd int, f func(dst, x [][]float64) error) (*pb.OpResponse, error) {
+	o.s.opCalls.Add(1)
 	se, err := o.s.get(req.Session)
 	if err != nil {
 		return nil, err
@@ -112,6 +116,7 @@ func (o *operatorServer) batch(req *pb.OpRequest, ns, nd int, f func(dst, x [][]
 }
 
 func (o *operatorServer) op(id uint64) (sdk.Operator, int, int, error) {
+	o.s.opCalls.Add(1)
 	se, err := o.s.get(id)
 	if err != nil {
 		return nil, 0, 0, err

@@ -459,8 +459,13 @@ type SolveRequest struct {
 	HasSvd   bool                   `protobuf:"varint,11,opt,name=has_svd,json=hasSvd,proto3" json:"has_svd,omitempty"` // whether the operator offers its SVD
 	// A file the plugin may map (read-write) for the tensors of this session,
 	// so that they need not travel through gRPC; empty: none.
-	ShmPath       string `protobuf:"bytes,12,opt,name=shm_path,json=shmPath,proto3" json:"shm_path,omitempty"`
-	ShmSize       uint64 `protobuf:"varint,13,opt,name=shm_size,json=shmSize,proto3" json:"shm_size,omitempty"`
+	ShmPath string `protobuf:"bytes,12,opt,name=shm_path,json=shmPath,proto3" json:"shm_path,omitempty"`
+	ShmSize uint64 `protobuf:"varint,13,opt,name=shm_size,json=shmSize,proto3" json:"shm_size,omitempty"`
+	// A description of A from which a plugin may build an exact replica and
+	// evaluate it locally instead of calling the Operator service (operator
+	// calls are not counted, so only the speed changes). Unset: call the
+	// service. Plugins that do not know the kind must call the service.
+	Operator      *OperatorSpec `protobuf:"bytes,14,opt,name=operator,proto3" json:"operator,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -586,6 +591,140 @@ func (x *SolveRequest) GetShmSize() uint64 {
 	return 0
 }
 
+func (x *SolveRequest) GetOperator() *OperatorSpec {
+	if x != nil {
+		return x.Operator
+	}
+	return nil
+}
+
+// OperatorSpec describes an operator of the host's harness/operator package
+// (see operator.Spec there): kind is "dense", "mask", "separable", "conv" or
+// "gaussian-blur".
+type OperatorSpec struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Kind          string                 `protobuf:"bytes,1,opt,name=kind,proto3" json:"kind,omitempty"`
+	C             int64                  `protobuf:"varint,2,opt,name=c,proto3" json:"c,omitempty"` // image shape (all kinds but dense)
+	H             int64                  `protobuf:"varint,3,opt,name=h,proto3" json:"h,omitempty"`
+	W             int64                  `protobuf:"varint,4,opt,name=w,proto3" json:"w,omitempty"`
+	M             int64                  `protobuf:"varint,5,opt,name=m,proto3" json:"m,omitempty"` // dense: A is m×d
+	D             int64                  `protobuf:"varint,6,opt,name=d,proto3" json:"d,omitempty"`
+	Data          []float64              `protobuf:"fixed64,7,rep,packed,name=data,proto3" json:"data,omitempty"`        // dense A, mask 1/0, separable A_h then A_w, conv kernel (row-major)
+	RowsH         int64                  `protobuf:"varint,8,opt,name=rows_h,json=rowsH,proto3" json:"rows_h,omitempty"` // separable: rows of A_h and A_w
+	RowsW         int64                  `protobuf:"varint,9,opt,name=rows_w,json=rowsW,proto3" json:"rows_w,omitempty"`
+	K             int64                  `protobuf:"varint,10,opt,name=k,proto3" json:"k,omitempty"`          // conv, gaussian-blur: kernel size
+	Sigma         float64                `protobuf:"fixed64,11,opt,name=sigma,proto3" json:"sigma,omitempty"` // gaussian-blur: σ in pixels
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *OperatorSpec) Reset() {
+	*x = OperatorSpec{}
+	mi := &file_ipbench_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *OperatorSpec) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*OperatorSpec) ProtoMessage() {}
+
+func (x *OperatorSpec) ProtoReflect() protoreflect.Message {
+	mi := &file_ipbench_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use OperatorSpec.ProtoReflect.Descriptor instead.
+func (*OperatorSpec) Descriptor() ([]byte, []int) {
+	return file_ipbench_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *OperatorSpec) GetKind() string {
+	if x != nil {
+		return x.Kind
+	}
+	return ""
+}
+
+func (x *OperatorSpec) GetC() int64 {
+	if x != nil {
+		return x.C
+	}
+	return 0
+}
+
+func (x *OperatorSpec) GetH() int64 {
+	if x != nil {
+		return x.H
+	}
+	return 0
+}
+
+func (x *OperatorSpec) GetW() int64 {
+	if x != nil {
+		return x.W
+	}
+	return 0
+}
+
+func (x *OperatorSpec) GetM() int64 {
+	if x != nil {
+		return x.M
+	}
+	return 0
+}
+
+func (x *OperatorSpec) GetD() int64 {
+	if x != nil {
+		return x.D
+	}
+	return 0
+}
+
+func (x *OperatorSpec) GetData() []float64 {
+	if x != nil {
+		return x.Data
+	}
+	return nil
+}
+
+func (x *OperatorSpec) GetRowsH() int64 {
+	if x != nil {
+		return x.RowsH
+	}
+	return 0
+}
+
+func (x *OperatorSpec) GetRowsW() int64 {
+	if x != nil {
+		return x.RowsW
+	}
+	return 0
+}
+
+func (x *OperatorSpec) GetK() int64 {
+	if x != nil {
+		return x.K
+	}
+	return 0
+}
+
+func (x *OperatorSpec) GetSigma() float64 {
+	if x != nil {
+		return x.Sigma
+	}
+	return 0
+}
+
 type SolveResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Samples       *Tensor                `protobuf:"bytes,1,opt,name=samples,proto3" json:"samples,omitempty"` // [len(seeds), d]
@@ -595,7 +734,7 @@ type SolveResponse struct {
 
 func (x *SolveResponse) Reset() {
 	*x = SolveResponse{}
-	mi := &file_ipbench_proto_msgTypes[7]
+	mi := &file_ipbench_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -607,7 +746,7 @@ func (x *SolveResponse) String() string {
 func (*SolveResponse) ProtoMessage() {}
 
 func (x *SolveResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ipbench_proto_msgTypes[7]
+	mi := &file_ipbench_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -620,7 +759,7 @@ func (x *SolveResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SolveResponse.ProtoReflect.Descriptor instead.
 func (*SolveResponse) Descriptor() ([]byte, []int) {
-	return file_ipbench_proto_rawDescGZIP(), []int{7}
+	return file_ipbench_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *SolveResponse) GetSamples() *Tensor {
@@ -643,7 +782,7 @@ type OpRequest struct {
 
 func (x *OpRequest) Reset() {
 	*x = OpRequest{}
-	mi := &file_ipbench_proto_msgTypes[8]
+	mi := &file_ipbench_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -655,7 +794,7 @@ func (x *OpRequest) String() string {
 func (*OpRequest) ProtoMessage() {}
 
 func (x *OpRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ipbench_proto_msgTypes[8]
+	mi := &file_ipbench_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -668,7 +807,7 @@ func (x *OpRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OpRequest.ProtoReflect.Descriptor instead.
 func (*OpRequest) Descriptor() ([]byte, []int) {
-	return file_ipbench_proto_rawDescGZIP(), []int{8}
+	return file_ipbench_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *OpRequest) GetSession() uint64 {
@@ -715,7 +854,7 @@ type OpResponse struct {
 
 func (x *OpResponse) Reset() {
 	*x = OpResponse{}
-	mi := &file_ipbench_proto_msgTypes[9]
+	mi := &file_ipbench_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -727,7 +866,7 @@ func (x *OpResponse) String() string {
 func (*OpResponse) ProtoMessage() {}
 
 func (x *OpResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ipbench_proto_msgTypes[9]
+	mi := &file_ipbench_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -740,7 +879,7 @@ func (x *OpResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OpResponse.ProtoReflect.Descriptor instead.
 func (*OpResponse) Descriptor() ([]byte, []int) {
-	return file_ipbench_proto_rawDescGZIP(), []int{9}
+	return file_ipbench_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *OpResponse) GetY() *Tensor {
@@ -759,7 +898,7 @@ type SessionRequest struct {
 
 func (x *SessionRequest) Reset() {
 	*x = SessionRequest{}
-	mi := &file_ipbench_proto_msgTypes[10]
+	mi := &file_ipbench_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -771,7 +910,7 @@ func (x *SessionRequest) String() string {
 func (*SessionRequest) ProtoMessage() {}
 
 func (x *SessionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ipbench_proto_msgTypes[10]
+	mi := &file_ipbench_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -784,7 +923,7 @@ func (x *SessionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SessionRequest.ProtoReflect.Descriptor instead.
 func (*SessionRequest) Descriptor() ([]byte, []int) {
-	return file_ipbench_proto_rawDescGZIP(), []int{10}
+	return file_ipbench_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *SessionRequest) GetSession() uint64 {
@@ -803,7 +942,7 @@ type Values struct {
 
 func (x *Values) Reset() {
 	*x = Values{}
-	mi := &file_ipbench_proto_msgTypes[11]
+	mi := &file_ipbench_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -815,7 +954,7 @@ func (x *Values) String() string {
 func (*Values) ProtoMessage() {}
 
 func (x *Values) ProtoReflect() protoreflect.Message {
-	mi := &file_ipbench_proto_msgTypes[11]
+	mi := &file_ipbench_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -828,7 +967,7 @@ func (x *Values) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Values.ProtoReflect.Descriptor instead.
 func (*Values) Descriptor() ([]byte, []int) {
-	return file_ipbench_proto_rawDescGZIP(), []int{11}
+	return file_ipbench_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *Values) GetValues() []float64 {
@@ -851,7 +990,7 @@ type ModelRequest struct {
 
 func (x *ModelRequest) Reset() {
 	*x = ModelRequest{}
-	mi := &file_ipbench_proto_msgTypes[12]
+	mi := &file_ipbench_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -863,7 +1002,7 @@ func (x *ModelRequest) String() string {
 func (*ModelRequest) ProtoMessage() {}
 
 func (x *ModelRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ipbench_proto_msgTypes[12]
+	mi := &file_ipbench_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -876,7 +1015,7 @@ func (x *ModelRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ModelRequest.ProtoReflect.Descriptor instead.
 func (*ModelRequest) Descriptor() ([]byte, []int) {
-	return file_ipbench_proto_rawDescGZIP(), []int{12}
+	return file_ipbench_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *ModelRequest) GetSession() uint64 {
@@ -942,7 +1081,7 @@ const file_ipbench_proto_rawDesc = "" +
 	"\x06params\x18\x05 \x03(\v2\x18.ipbench.plugin.v1.ParamR\x06params\"&\n" +
 	"\x04Seed\x12\x0e\n" +
 	"\x02hi\x18\x01 \x01(\x04R\x02hi\x12\x0e\n" +
-	"\x02lo\x18\x02 \x01(\x04R\x02lo\"\xd0\x03\n" +
+	"\x02lo\x18\x02 \x01(\x04R\x02lo\"\x8d\x04\n" +
 	"\fSolveRequest\x12\x1b\n" +
 	"\tbroker_id\x18\x01 \x01(\rR\bbrokerId\x12\x18\n" +
 	"\asession\x18\x02 \x01(\x04R\asession\x12'\n" +
@@ -957,10 +1096,24 @@ const file_ipbench_proto_rawDesc = "" +
 	" \x03(\v2+.ipbench.plugin.v1.SolveRequest.ParamsEntryR\x06params\x12\x17\n" +
 	"\ahas_svd\x18\v \x01(\bR\x06hasSvd\x12\x19\n" +
 	"\bshm_path\x18\f \x01(\tR\ashmPath\x12\x19\n" +
-	"\bshm_size\x18\r \x01(\x04R\ashmSize\x1a9\n" +
+	"\bshm_size\x18\r \x01(\x04R\ashmSize\x12;\n" +
+	"\boperator\x18\x0e \x01(\v2\x1f.ipbench.plugin.v1.OperatorSpecR\boperator\x1a9\n" +
 	"\vParamsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\x01R\x05value:\x028\x01\"D\n" +
+	"\x05value\x18\x02 \x01(\x01R\x05value:\x028\x01\"\xce\x01\n" +
+	"\fOperatorSpec\x12\x12\n" +
+	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\f\n" +
+	"\x01c\x18\x02 \x01(\x03R\x01c\x12\f\n" +
+	"\x01h\x18\x03 \x01(\x03R\x01h\x12\f\n" +
+	"\x01w\x18\x04 \x01(\x03R\x01w\x12\f\n" +
+	"\x01m\x18\x05 \x01(\x03R\x01m\x12\f\n" +
+	"\x01d\x18\x06 \x01(\x03R\x01d\x12\x12\n" +
+	"\x04data\x18\a \x03(\x01R\x04data\x12\x15\n" +
+	"\x06rows_h\x18\b \x01(\x03R\x05rowsH\x12\x15\n" +
+	"\x06rows_w\x18\t \x01(\x03R\x05rowsW\x12\f\n" +
+	"\x01k\x18\n" +
+	" \x01(\x03R\x01k\x12\x14\n" +
+	"\x05sigma\x18\v \x01(\x01R\x05sigma\"D\n" +
 	"\rSolveResponse\x123\n" +
 	"\asamples\x18\x01 \x01(\v2\x19.ipbench.plugin.v1.TensorR\asamples\"\x97\x01\n" +
 	"\tOpRequest\x12\x18\n" +
@@ -999,12 +1152,13 @@ const file_ipbench_proto_rawDesc = "" +
 	"\x02Vt\x12\x1c.ipbench.plugin.v1.OpRequest\x1a\x1d.ipbench.plugin.v1.OpResponse\x12@\n" +
 	"\x01V\x12\x1c.ipbench.plugin.v1.OpRequest\x1a\x1d.ipbench.plugin.v1.OpResponse\x12A\n" +
 	"\x02Ut\x12\x1c.ipbench.plugin.v1.OpRequest\x1a\x1d.ipbench.plugin.v1.OpResponse\x12@\n" +
-	"\x01U\x12\x1c.ipbench.plugin.v1.OpRequest\x1a\x1d.ipbench.plugin.v1.OpResponse2\xe7\x01\n" +
+	"\x01U\x12\x1c.ipbench.plugin.v1.OpRequest\x1a\x1d.ipbench.plugin.v1.OpResponse2\xb2\x02\n" +
 	"\x05Model\x12I\n" +
 	"\aDenoise\x12\x1f.ipbench.plugin.v1.ModelRequest\x1a\x1d.ipbench.plugin.v1.OpResponse\x12E\n" +
 	"\x03VJP\x12\x1f.ipbench.plugin.v1.ModelRequest\x1a\x1d.ipbench.plugin.v1.OpResponse\x12L\n" +
 	"\n" +
-	"DenoiseEPS\x12\x1f.ipbench.plugin.v1.ModelRequest\x1a\x1d.ipbench.plugin.v1.OpResponseB4Z2github.com/ipbench/ipbench/plugins/proto;ipbenchpbb\x06proto3"
+	"DenoiseEPS\x12\x1f.ipbench.plugin.v1.ModelRequest\x1a\x1d.ipbench.plugin.v1.OpResponse\x12I\n" +
+	"\aRestore\x12\x1f.ipbench.plugin.v1.ModelRequest\x1a\x1d.ipbench.plugin.v1.OpResponseB4Z2github.com/ipbench/ipbench/plugins/proto;ipbenchpbb\x06proto3"
 
 var (
 	file_ipbench_proto_rawDescOnce sync.Once
@@ -1019,7 +1173,7 @@ func file_ipbench_proto_rawDescGZIP() []byte {
 }
 
 var file_ipbench_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_ipbench_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
+var file_ipbench_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
 var file_ipbench_proto_goTypes = []any{
 	(DType)(0),             // 0: ipbench.plugin.v1.DType
 	(*Tensor)(nil),         // 1: ipbench.plugin.v1.Tensor
@@ -1029,13 +1183,14 @@ var file_ipbench_proto_goTypes = []any{
 	(*InfoResponse)(nil),   // 5: ipbench.plugin.v1.InfoResponse
 	(*Seed)(nil),           // 6: ipbench.plugin.v1.Seed
 	(*SolveRequest)(nil),   // 7: ipbench.plugin.v1.SolveRequest
-	(*SolveResponse)(nil),  // 8: ipbench.plugin.v1.SolveResponse
-	(*OpRequest)(nil),      // 9: ipbench.plugin.v1.OpRequest
-	(*OpResponse)(nil),     // 10: ipbench.plugin.v1.OpResponse
-	(*SessionRequest)(nil), // 11: ipbench.plugin.v1.SessionRequest
-	(*Values)(nil),         // 12: ipbench.plugin.v1.Values
-	(*ModelRequest)(nil),   // 13: ipbench.plugin.v1.ModelRequest
-	nil,                    // 14: ipbench.plugin.v1.SolveRequest.ParamsEntry
+	(*OperatorSpec)(nil),   // 8: ipbench.plugin.v1.OperatorSpec
+	(*SolveResponse)(nil),  // 9: ipbench.plugin.v1.SolveResponse
+	(*OpRequest)(nil),      // 10: ipbench.plugin.v1.OpRequest
+	(*OpResponse)(nil),     // 11: ipbench.plugin.v1.OpResponse
+	(*SessionRequest)(nil), // 12: ipbench.plugin.v1.SessionRequest
+	(*Values)(nil),         // 13: ipbench.plugin.v1.Values
+	(*ModelRequest)(nil),   // 14: ipbench.plugin.v1.ModelRequest
+	nil,                    // 15: ipbench.plugin.v1.SolveRequest.ParamsEntry
 }
 var file_ipbench_proto_depIdxs = []int32{
 	0,  // 0: ipbench.plugin.v1.Tensor.dtype:type_name -> ipbench.plugin.v1.DType
@@ -1043,49 +1198,52 @@ var file_ipbench_proto_depIdxs = []int32{
 	4,  // 2: ipbench.plugin.v1.InfoResponse.params:type_name -> ipbench.plugin.v1.Param
 	1,  // 3: ipbench.plugin.v1.SolveRequest.y:type_name -> ipbench.plugin.v1.Tensor
 	6,  // 4: ipbench.plugin.v1.SolveRequest.seeds:type_name -> ipbench.plugin.v1.Seed
-	14, // 5: ipbench.plugin.v1.SolveRequest.params:type_name -> ipbench.plugin.v1.SolveRequest.ParamsEntry
-	1,  // 6: ipbench.plugin.v1.SolveResponse.samples:type_name -> ipbench.plugin.v1.Tensor
-	1,  // 7: ipbench.plugin.v1.OpRequest.x:type_name -> ipbench.plugin.v1.Tensor
-	2,  // 8: ipbench.plugin.v1.OpRequest.out:type_name -> ipbench.plugin.v1.ShmRef
-	1,  // 9: ipbench.plugin.v1.OpResponse.y:type_name -> ipbench.plugin.v1.Tensor
-	1,  // 10: ipbench.plugin.v1.ModelRequest.x:type_name -> ipbench.plugin.v1.Tensor
-	1,  // 11: ipbench.plugin.v1.ModelRequest.v:type_name -> ipbench.plugin.v1.Tensor
-	2,  // 12: ipbench.plugin.v1.ModelRequest.out:type_name -> ipbench.plugin.v1.ShmRef
-	3,  // 13: ipbench.plugin.v1.Solver.Info:input_type -> ipbench.plugin.v1.Empty
-	7,  // 14: ipbench.plugin.v1.Solver.Solve:input_type -> ipbench.plugin.v1.SolveRequest
-	9,  // 15: ipbench.plugin.v1.Operator.Apply:input_type -> ipbench.plugin.v1.OpRequest
-	9,  // 16: ipbench.plugin.v1.Operator.Adjoint:input_type -> ipbench.plugin.v1.OpRequest
-	9,  // 17: ipbench.plugin.v1.Operator.SolveShifted:input_type -> ipbench.plugin.v1.OpRequest
-	9,  // 18: ipbench.plugin.v1.Operator.Pinv:input_type -> ipbench.plugin.v1.OpRequest
-	11, // 19: ipbench.plugin.v1.Operator.GramEigenvalues:input_type -> ipbench.plugin.v1.SessionRequest
-	11, // 20: ipbench.plugin.v1.Operator.Singular:input_type -> ipbench.plugin.v1.SessionRequest
-	9,  // 21: ipbench.plugin.v1.Operator.Vt:input_type -> ipbench.plugin.v1.OpRequest
-	9,  // 22: ipbench.plugin.v1.Operator.V:input_type -> ipbench.plugin.v1.OpRequest
-	9,  // 23: ipbench.plugin.v1.Operator.Ut:input_type -> ipbench.plugin.v1.OpRequest
-	9,  // 24: ipbench.plugin.v1.Operator.U:input_type -> ipbench.plugin.v1.OpRequest
-	13, // 25: ipbench.plugin.v1.Model.Denoise:input_type -> ipbench.plugin.v1.ModelRequest
-	13, // 26: ipbench.plugin.v1.Model.VJP:input_type -> ipbench.plugin.v1.ModelRequest
-	13, // 27: ipbench.plugin.v1.Model.DenoiseEPS:input_type -> ipbench.plugin.v1.ModelRequest
-	5,  // 28: ipbench.plugin.v1.Solver.Info:output_type -> ipbench.plugin.v1.InfoResponse
-	8,  // 29: ipbench.plugin.v1.Solver.Solve:output_type -> ipbench.plugin.v1.SolveResponse
-	10, // 30: ipbench.plugin.v1.Operator.Apply:output_type -> ipbench.plugin.v1.OpResponse
-	10, // 31: ipbench.plugin.v1.Operator.Adjoint:output_type -> ipbench.plugin.v1.OpResponse
-	10, // 32: ipbench.plugin.v1.Operator.SolveShifted:output_type -> ipbench.plugin.v1.OpResponse
-	10, // 33: ipbench.plugin.v1.Operator.Pinv:output_type -> ipbench.plugin.v1.OpResponse
-	12, // 34: ipbench.plugin.v1.Operator.GramEigenvalues:output_type -> ipbench.plugin.v1.Values
-	12, // 35: ipbench.plugin.v1.Operator.Singular:output_type -> ipbench.plugin.v1.Values
-	10, // 36: ipbench.plugin.v1.Operator.Vt:output_type -> ipbench.plugin.v1.OpResponse
-	10, // 37: ipbench.plugin.v1.Operator.V:output_type -> ipbench.plugin.v1.OpResponse
-	10, // 38: ipbench.plugin.v1.Operator.Ut:output_type -> ipbench.plugin.v1.OpResponse
-	10, // 39: ipbench.plugin.v1.Operator.U:output_type -> ipbench.plugin.v1.OpResponse
-	10, // 40: ipbench.plugin.v1.Model.Denoise:output_type -> ipbench.plugin.v1.OpResponse
-	10, // 41: ipbench.plugin.v1.Model.VJP:output_type -> ipbench.plugin.v1.OpResponse
-	10, // 42: ipbench.plugin.v1.Model.DenoiseEPS:output_type -> ipbench.plugin.v1.OpResponse
-	28, // [28:43] is the sub-list for method output_type
-	13, // [13:28] is the sub-list for method input_type
-	13, // [13:13] is the sub-list for extension type_name
-	13, // [13:13] is the sub-list for extension extendee
-	0,  // [0:13] is the sub-list for field type_name
+	15, // 5: ipbench.plugin.v1.SolveRequest.params:type_name -> ipbench.plugin.v1.SolveRequest.ParamsEntry
+	8,  // 6: ipbench.plugin.v1.SolveRequest.operator:type_name -> ipbench.plugin.v1.OperatorSpec
+	1,  // 7: ipbench.plugin.v1.SolveResponse.samples:type_name -> ipbench.plugin.v1.Tensor
+	1,  // 8: ipbench.plugin.v1.OpRequest.x:type_name -> ipbench.plugin.v1.Tensor
+	2,  // 9: ipbench.plugin.v1.OpRequest.out:type_name -> ipbench.plugin.v1.ShmRef
+	1,  // 10: ipbench.plugin.v1.OpResponse.y:type_name -> ipbench.plugin.v1.Tensor
+	1,  // 11: ipbench.plugin.v1.ModelRequest.x:type_name -> ipbench.plugin.v1.Tensor
+	1,  // 12: ipbench.plugin.v1.ModelRequest.v:type_name -> ipbench.plugin.v1.Tensor
+	2,  // 13: ipbench.plugin.v1.ModelRequest.out:type_name -> ipbench.plugin.v1.ShmRef
+	3,  // 14: ipbench.plugin.v1.Solver.Info:input_type -> ipbench.plugin.v1.Empty
+	7,  // 15: ipbench.plugin.v1.Solver.Solve:input_type -> ipbench.plugin.v1.SolveRequest
+	10, // 16: ipbench.plugin.v1.Operator.Apply:input_type -> ipbench.plugin.v1.OpRequest
+	10, // 17: ipbench.plugin.v1.Operator.Adjoint:input_type -> ipbench.plugin.v1.OpRequest
+	10, // 18: ipbench.plugin.v1.Operator.SolveShifted:input_type -> ipbench.plugin.v1.OpRequest
+	10, // 19: ipbench.plugin.v1.Operator.Pinv:input_type -> ipbench.plugin.v1.OpRequest
+	12, // 20: ipbench.plugin.v1.Operator.GramEigenvalues:input_type -> ipbench.plugin.v1.SessionRequest
+	12, // 21: ipbench.plugin.v1.Operator.Singular:input_type -> ipbench.plugin.v1.SessionRequest
+	10, // 22: ipbench.plugin.v1.Operator.Vt:input_type -> ipbench.plugin.v1.OpRequest
+	10, // 23: ipbench.plugin.v1.Operator.V:input_type -> ipbench.plugin.v1.OpRequest
+	10, // 24: ipbench.plugin.v1.Operator.Ut:input_type -> ipbench.plugin.v1.OpRequest
+	10, // 25: ipbench.plugin.v1.Operator.U:input_type -> ipbench.plugin.v1.OpRequest
+	14, // 26: ipbench.plugin.v1.Model.Denoise:input_type -> ipbench.plugin.v1.ModelRequest
+	14, // 27: ipbench.plugin.v1.Model.VJP:input_type -> ipbench.plugin.v1.ModelRequest
+	14, // 28: ipbench.plugin.v1.Model.DenoiseEPS:input_type -> ipbench.plugin.v1.ModelRequest
+	14, // 29: ipbench.plugin.v1.Model.Restore:input_type -> ipbench.plugin.v1.ModelRequest
+	5,  // 30: ipbench.plugin.v1.Solver.Info:output_type -> ipbench.plugin.v1.InfoResponse
+	9,  // 31: ipbench.plugin.v1.Solver.Solve:output_type -> ipbench.plugin.v1.SolveResponse
+	11, // 32: ipbench.plugin.v1.Operator.Apply:output_type -> ipbench.plugin.v1.OpResponse
+	11, // 33: ipbench.plugin.v1.Operator.Adjoint:output_type -> ipbench.plugin.v1.OpResponse
+	11, // 34: ipbench.plugin.v1.Operator.SolveShifted:output_type -> ipbench.plugin.v1.OpResponse
+	11, // 35: ipbench.plugin.v1.Operator.Pinv:output_type -> ipbench.plugin.v1.OpResponse
+	13, // 36: ipbench.plugin.v1.Operator.GramEigenvalues:output_type -> ipbench.plugin.v1.Values
+	13, // 37: ipbench.plugin.v1.Operator.Singular:output_type -> ipbench.plugin.v1.Values
+	11, // 38: ipbench.plugin.v1.Operator.Vt:output_type -> ipbench.plugin.v1.OpResponse
+	11, // 39: ipbench.plugin.v1.Operator.V:output_type -> ipbench.plugin.v1.OpResponse
+	11, // 40: ipbench.plugin.v1.Operator.Ut:output_type -> ipbench.plugin.v1.OpResponse
+	11, // 41: ipbench.plugin.v1.Operator.U:output_type -> ipbench.plugin.v1.OpResponse
+	11, // 42: ipbench.plugin.v1.Model.Denoise:output_type -> ipbench.plugin.v1.OpResponse
+	11, // 43: ipbench.plugin.v1.Model.VJP:output_type -> ipbench.plugin.v1.OpResponse
+	11, // 44: ipbench.plugin.v1.Model.DenoiseEPS:output_type -> ipbench.plugin.v1.OpResponse
+	11, // 45: ipbench.plugin.v1.Model.Restore:output_type -> ipbench.plugin.v1.OpResponse
+	30, // [30:46] is the sub-list for method output_type
+	14, // [14:30] is the sub-list for method input_type
+	14, // [14:14] is the sub-list for extension type_name
+	14, // [14:14] is the sub-list for extension extendee
+	0,  // [0:14] is the sub-list for field type_name
 }
 
 func init() { file_ipbench_proto_init() }
@@ -1099,7 +1257,7 @@ func file_ipbench_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_ipbench_proto_rawDesc), len(file_ipbench_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   14,
+			NumMessages:   15,
 			NumExtensions: 0,
 			NumServices:   3,
 		},

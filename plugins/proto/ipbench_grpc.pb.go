@@ -615,6 +615,7 @@ const (
 	Model_Denoise_FullMethodName    = "/ipbench.plugin.v1.Model/Denoise"
 	Model_VJP_FullMethodName        = "/ipbench.plugin.v1.Model/VJP"
 	Model_DenoiseEPS_FullMethodName = "/ipbench.plugin.v1.Model/DenoiseEPS"
+	Model_Restore_FullMethodName    = "/ipbench.plugin.v1.Model/Restore"
 )
 
 // ModelClient is the client API for Model service.
@@ -624,6 +625,9 @@ type ModelClient interface {
 	Denoise(ctx context.Context, in *ModelRequest, opts ...grpc.CallOption) (*OpResponse, error)
 	VJP(ctx context.Context, in *ModelRequest, opts ...grpc.CallOption) (*OpResponse, error)
 	DenoiseEPS(ctx context.Context, in *ModelRequest, opts ...grpc.CallOption) (*OpResponse, error)
+	// Restore is a conditional model's denoiser E[x₀ | x_σ = x, y], y being
+	// the measurement the model is bound to. One NFE per row.
+	Restore(ctx context.Context, in *ModelRequest, opts ...grpc.CallOption) (*OpResponse, error)
 }
 
 type modelClient struct {
@@ -664,6 +668,16 @@ func (c *modelClient) DenoiseEPS(ctx context.Context, in *ModelRequest, opts ...
 	return out, nil
 }
 
+func (c *modelClient) Restore(ctx context.Context, in *ModelRequest, opts ...grpc.CallOption) (*OpResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(OpResponse)
+	err := c.cc.Invoke(ctx, Model_Restore_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // ModelServer is the server API for Model service.
 // All implementations must embed UnimplementedModelServer
 // for forward compatibility.
@@ -671,6 +685,9 @@ type ModelServer interface {
 	Denoise(context.Context, *ModelRequest) (*OpResponse, error)
 	VJP(context.Context, *ModelRequest) (*OpResponse, error)
 	DenoiseEPS(context.Context, *ModelRequest) (*OpResponse, error)
+	// Restore is a conditional model's denoiser E[x₀ | x_σ = x, y], y being
+	// the measurement the model is bound to. One NFE per row.
+	Restore(context.Context, *ModelRequest) (*OpResponse, error)
 	mustEmbedUnimplementedModelServer()
 }
 
@@ -689,6 +706,9 @@ func (UnimplementedModelServer) VJP(context.Context, *ModelRequest) (*OpResponse
 }
 func (UnimplementedModelServer) DenoiseEPS(context.Context, *ModelRequest) (*OpResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method DenoiseEPS not implemented")
+}
+func (UnimplementedModelServer) Restore(context.Context, *ModelRequest) (*OpResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method Restore not implemented")
 }
 func (UnimplementedModelServer) mustEmbedUnimplementedModelServer() {}
 func (UnimplementedModelServer) testEmbeddedByValue()               {}
@@ -765,6 +785,24 @@ func _Model_DenoiseEPS_Handler(srv interface{}, ctx context.Context, dec func(in
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Model_Restore_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ModelRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ModelServer).Restore(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Model_Restore_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ModelServer).Restore(ctx, req.(*ModelRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // Model_ServiceDesc is the grpc.ServiceDesc for Model service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -783,6 +821,10 @@ var Model_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "DenoiseEPS",
 			Handler:    _Model_DenoiseEPS_Handler,
+		},
+		{
+			MethodName: "Restore",
+			Handler:    _Model_Restore_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

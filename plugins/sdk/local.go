@@ -90,3 +90,14 @@ func (l localSVD) U(ctx context.Context, dst, c [][]float64) error {
 	m, _ := l.op.Dims()
 	return l.rows(ctx, "U", dst, c, m, m, l.s.U)
 }
+
+// Underlying returns the operator behind a handle made by Local.
+func Underlying(op Operator) (operator.Operator, bool) {
+	switch l := op.(type) {
+	case local:
+		return l.op, true
+	case localSVD:
+		return l.op, true
+	}
+	return nil, false
+}
