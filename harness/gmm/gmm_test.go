@@ -447,3 +447,58 @@ func TestMixtureErrors(t *testing.T) {
 		}
 	}
 }
+
+// Restore is E[x₀ | x_σ, y]: the posterior mean given the stacked
+// observations (x_σ = x₀ + σε, y = A x₀ + σ_y n), computed by the dense
+// posterior of the test; it refuses to run without the measurement.
+func TestModelRestore(t *testing.T) {
+	rng := rand.New(rand.NewPCG(8, 1))
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name  string
+		full  bool
+		m, d  int
+		sigma float64
+	}{
+		{"isotropic", false, 2, 6, 0.8},
+		{"isotropic large σ", false, 3, 5, 50},
+		{"full", true, 3, 5, 0.6},
+	} {
+		mix := testMixture(t, rng, 3, tc.d, tc.full)
+		a := randDense(t, rng, tc.m, tc.d)
+		const sigmaY = 0.4
+		y := randVec(rng, tc.m, 2)
+		md, err := mix.Model(a, sigmaY)
+		if err != nil {
+			t.Fatal(err)
+		}
+		x := [][]float64{randVec(rng, tc.d, 2+tc.sigma), randVec(rng, tc.d, 2+tc.sigma)}
+		dst := [][]float64{make([]float64, tc.d), make([]float64, tc.d)}
+		if err := md.Restore(ctx, dst, x, tc.sigma); err == nil || !strings.Contains(err.Error(), "SetMeasurement") {
+			t.Errorf("%s: Restore without a measurement: error %v", tc.name, err)
+		}
+		if err := md.SetMeasurement(y[:1]); err == nil || !strings.Contains(err.Error(), "length 1") {
+			t.Errorf("%s: short measurement: error %v", tc.name, err)
+		}
+		if err := md.SetMeasurement(y); err != nil {
+			t.Fatal(err)
+		}
+		if err := md.Restore(ctx, dst, x, tc.sigma); err != nil {
+			t.Fatal(err)
+		}
+		for r := range x {
+			sop, sy := stacked(t, a, y, x[r], sigmaY, tc.sigma)
+			post, err := mix.Posterior(sop, sy, 1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := make([]float64, tc.d)
+			post.Mean(want)
+			for i := range want {
+				if math.Abs(dst[r][i]-want[i]) > 1e-7*(1+math.Abs(want[i])) {
+					t.Errorf("%s: row %d: Restore[%d] = %v, E[x₀|x_σ,y] = %v", tc.name, r, i, dst[r][i], want[i])
+				}
+			}
+		}
+	}
+}

@@ -2,7 +2,11 @@ package gmm
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"sync"
+
+	"gonum.org/v1/gonum/floats"
 
 	"github.com/ipbench/ipbench/harness/operator"
 	"github.com/ipbench/ipbench/plugins/sdk"
@@ -13,6 +17,7 @@ import (
 type Model struct {
 	mix *Mixture
 	eps *EPS
+	aty []float64 // Aᵀy/σ_y² once a measurement is set, for Restore
 
 	// Per-goroutine workspaces, reused across calls so that a sampler's
 	// memory does not grow with its number of steps.
@@ -66,6 +71,48 @@ func (m *Model) DenoiseEPS(ctx context.Context, dst, pivot [][]float64, sigma fl
 		defer m.scratch.Put(s)
 		for i := lo; i < hi; i++ {
 			l.Denoise(dst[i], pivot[i], s)
+		}
+	})
+	return ctx.Err()
+}
+
+// SetMeasurement binds the model to the measurement y of its problem, which
+// Restore needs (DenoiseEPS does not: its pivot carries y).
+func (m *Model) SetMeasurement(y []float64) error {
+	mm, d := m.eps.op.Dims()
+	if len(y) != mm {
+		return fmt.Errorf("gmm: measurement of length %d for a %d×%d operator", len(y), mm, d)
+	}
+	aty := make([]float64, d)
+	m.eps.op.Adjoint(aty, y)
+	floats.Scale(m.eps.b, aty)
+	m.aty = aty
+	return nil
+}
+
+// Restore sets dst[i] = E[x₀ | x₀ + σε = x[i], y], the exact conditional
+// denoiser: the EPS denoiser at the pivot
+//
+//	μ* = Σ*(x/σ² + Aᵀy/σ_y²),  Σ* = (I/σ² + AᵀA/σ_y²)⁻¹,
+//
+// since x₀ given (x_σ, y) depends on them only through μ*.
+func (m *Model) Restore(ctx context.Context, dst, x [][]float64, sigma float64) error {
+	if m.aty == nil {
+		return errors.New("gmm: Restore needs the measurement (SetMeasurement)")
+	}
+	l, err := m.eps.At(sigma)
+	if err != nil {
+		return err
+	}
+	a := 1 / (sigma * sigma)
+	sdk.ParallelChunks(len(x), func(lo, hi int) {
+		s := m.scratch.Get().(*Scratch)
+		defer m.scratch.Put(s)
+		piv := make([]float64, len(m.aty))
+		for i := lo; i < hi; i++ {
+			floats.AddScaledTo(piv, m.aty, a, x[i])
+			m.eps.op.SolveShifted(piv, a, m.eps.b, piv)
+			l.Denoise(dst[i], piv, s)
 		}
 	})
 	return ctx.Err()

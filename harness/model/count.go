@@ -14,7 +14,7 @@ import (
 )
 
 // Counted wraps a model, counting each row of each call: Denoise and
-// DenoiseEPS rows are NFE, VJP rows are VJPs. Calls with rows of the wrong
+// DenoiseEPS and Restore rows are NFE, VJP rows are VJPs. Calls with rows of the wrong
 // length are refused, and outputs holding NaN or ±Inf are errors, named with
 // the model's name.
 type Counted struct {
@@ -65,6 +65,18 @@ func (c *Counted) DenoiseEPS(ctx context.Context, dst, pivot [][]float64, sigma 
 		return fmt.Errorf("model %s: DenoiseEPS: %w", c.Name, err)
 	}
 	return c.finite("DenoiseEPS", dst)
+}
+
+// Restore counts len(x) NFE.
+func (c *Counted) Restore(ctx context.Context, dst, x [][]float64, sigma float64) error {
+	if err := c.check("Restore", sigma, dst, x); err != nil {
+		return err
+	}
+	c.nfe.Add(int64(len(x)))
+	if err := c.Model.Restore(ctx, dst, x, sigma); err != nil {
+		return fmt.Errorf("model %s: Restore: %w", c.Name, err)
+	}
+	return c.finite("Restore", dst)
 }
 
 func (c *Counted) check(call string, sigma float64, dst [][]float64, in ...[][]float64) error {

@@ -25,6 +25,9 @@ func (f fake) VJP(ctx context.Context, dst, x [][]float64, s float64, _ [][]floa
 func (f fake) DenoiseEPS(ctx context.Context, dst, x [][]float64, s float64) error {
 	return f.Denoise(ctx, dst, x, s)
 }
+func (f fake) Restore(ctx context.Context, dst, x [][]float64, s float64) error {
+	return f.Denoise(ctx, dst, x, s)
+}
 
 func TestCounted(t *testing.T) {
 	ctx := context.Background()
@@ -40,8 +43,11 @@ func TestCounted(t *testing.T) {
 	if err := c.VJP(ctx, dst, x, 1, x); err != nil {
 		t.Fatal(err)
 	}
-	if c.NFE() != 6 || c.VJPs() != 3 {
-		t.Errorf("counted %d NFE, %d VJP; want 6 and 3", c.NFE(), c.VJPs())
+	if err := c.Restore(ctx, dst, x, 1); err != nil {
+		t.Fatal(err)
+	}
+	if c.NFE() != 9 || c.VJPs() != 3 {
+		t.Errorf("counted %d NFE, %d VJP; want 9 and 3", c.NFE(), c.VJPs())
 	}
 	for _, tc := range []struct {
 		name string

@@ -10,10 +10,10 @@ import (
 )
 
 // modelGives is what each model kind can serve: the exact mixture model has
-// a VJP and the EPS posterior denoiser, but no measurement-conditioned
-// restorer yet.
+// a VJP, the EPS posterior denoiser and the exact measurement-conditioned
+// denoiser E[x₀ | x_σ, y] that a conditional restorer samples with.
 var modelGives = map[string]map[sdk.Capability]bool{
-	"gmm-exact": {sdk.NeedsVJP: true, sdk.NeedsEPSModel: true},
+	"gmm-exact": {sdk.NeedsVJP: true, sdk.NeedsEPSModel: true, sdk.Conditional: true},
 }
 
 // CheckSolver refuses, before any work, a solver that needs what the

@@ -170,6 +170,9 @@ func (p *Plan) batch(ctx context.Context, dir string, b Batch, d *Dataset, op op
 	if err != nil {
 		return nil, err
 	}
+	if err := exact.SetMeasurement(y); err != nil {
+		return nil, err
+	}
 	_, dim := op.Dims()
 	counted := &model.Counted{Name: "gmm-exact", Model: exact, Dim: dim}
 	dst := sdk.NewRows(c.Samples, dim)

@@ -81,6 +81,9 @@ func Run(ctx context.Context, s sdk.Solver, p *problem.Problem, o Options) (*Res
 	if err != nil {
 		return nil, err
 	}
+	if err := exact.SetMeasurement(p.Y); err != nil {
+		return nil, err
+	}
 	_, d := p.Op.Dims()
 	batch := o.Batch
 	if batch <= 0 || batch > o.N {

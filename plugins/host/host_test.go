@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ipbench/ipbench/baselines/restorer"
 	"github.com/ipbench/ipbench/eps"
 	"github.com/ipbench/ipbench/harness/model"
 	"github.com/ipbench/ipbench/harness/operator"
@@ -31,9 +32,10 @@ func TestMain(m *testing.M) {
 	}
 	bin = dir
 	if err := plugintest.Build(dir, map[string]string{
-		"ipbench-solver-eps": "github.com/ipbench/ipbench/eps/cmd/ipbench-solver-eps",
-		"faultplugin":        "./testdata/faultplugin",
-		"echoplugin":         "./testdata/echoplugin",
+		"ipbench-solver-eps":      "github.com/ipbench/ipbench/eps/cmd/ipbench-solver-eps",
+		"ipbench-solver-restorer": "github.com/ipbench/ipbench/baselines/restorer/cmd/ipbench-solver-restorer",
+		"faultplugin":             "./testdata/faultplugin",
+		"echoplugin":              "./testdata/echoplugin",
 	}); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
@@ -67,6 +69,9 @@ func gmmProblem(t *testing.T) (sdk.Problem, *model.Counted, *problem.Problem) {
 	}
 	exact, err := p.Prior.Model(p.Op, p.SigmaY)
 	if err != nil {
+		t.Fatal(err)
+	}
+	if err := exact.SetMeasurement(p.Y); err != nil {
 		t.Fatal(err)
 	}
 	return sdk.Problem{Op: sdk.Local(p.Op), Y: p.Y, SigmaY: p.SigmaY, SigmaMax: p.Prior.SigmaMax()},
@@ -122,6 +127,36 @@ func TestEPSPluginMatchesInProcess(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// The conditional restorer reaches the host's Restore through the Model
+// service: the same bits as in process, and every call counted as an NFE.
+func TestRestorePluginMatchesInProcess(t *testing.T) {
+	pl, err := Open(filepath.Join(bin, "ipbench-solver-restorer"), quiet())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pl.Close()
+	prob, counted, _ := gmmProblem(t)
+	seeds := seed.Seeds(1, "t", "0", 0, 8)
+	params, _ := sdk.ResolveParams(pl.Info(), nil)
+	remote, local := sdk.NewRows(8, 8), sdk.NewRows(8, 8)
+	if err := pl.Solve(context.Background(), remote, prob, counted, seeds, 12, params); err != nil {
+		t.Fatal(err)
+	}
+	if counted.NFE() != 12*8 || counted.VJPs() != 0 {
+		t.Errorf("host counted %d NFE and %d VJP, want %d and 0", counted.NFE(), counted.VJPs(), 12*8)
+	}
+	if err := (restorer.Solver{}).Solve(context.Background(), local, prob, counted, seeds, 12, params); err != nil {
+		t.Fatal(err)
+	}
+	for i := range local {
+		for j := range local[i] {
+			if local[i][j] != remote[i][j] {
+				t.Fatalf("sample %d differs: plugin %v, in process %v", i, remote[i], local[i])
+			}
+		}
 	}
 }
 

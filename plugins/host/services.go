@@ -274,3 +274,7 @@ func (ms *modelServer) VJP(ctx context.Context, req *pb.ModelRequest) (*pb.OpRes
 func (ms *modelServer) DenoiseEPS(ctx context.Context, req *pb.ModelRequest) (*pb.OpResponse, error) {
 	return ms.run(req, func(m sdk.Model, dst, x, _ [][]float64) error { return m.DenoiseEPS(ctx, dst, x, req.Sigma) })
 }
+
+func (ms *modelServer) Restore(ctx context.Context, req *pb.ModelRequest) (*pb.OpResponse, error) {
+	return ms.run(req, func(m sdk.Model, dst, x, _ [][]float64) error { return m.Restore(ctx, dst, x, req.Sigma) })
+}

@@ -87,6 +87,12 @@ type Model interface {
 	// so that μ* = x₀ + N(0, Σ*). The model is bound to the problem (A, y,
 	// σ_y) it was built for.
 	DenoiseEPS(ctx context.Context, dst, pivot [][]float64, sigma float64) error
+
+	// Restore sets dst[i] = D(x[i], y; σ) ≈ E[x₀ | x₀ + σε = x[i], y], the
+	// denoiser of a model conditioned on the measurement y it is bound to
+	// (a conditional restorer, Palette-like). A model without one returns
+	// an error; solvers that call it declare Conditional.
+	Restore(ctx context.Context, dst, x [][]float64, sigma float64) error
 }
 
 // Capability flags a solver declares in its Info.

@@ -423,3 +423,6 @@ func (m remoteModel) VJP(ctx context.Context, dst, x [][]float64, sigma float64,
 func (m remoteModel) DenoiseEPS(ctx context.Context, dst, pivot [][]float64, sigma float64) error {
 	return m.call(ctx, "DenoiseEPS", m.c.DenoiseEPS, dst, pivot, sigma, nil)
 }
+func (m remoteModel) Restore(ctx context.Context, dst, x [][]float64, sigma float64) error {
+	return m.call(ctx, "Restore", m.c.Restore, dst, x, sigma, nil)
+}

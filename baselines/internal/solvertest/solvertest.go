@@ -28,6 +28,9 @@ func Solve(t testing.TB, s sdk.Solver, prior *gmm.Mixture, op operator.Operator,
 	if err != nil {
 		t.Fatal(err)
 	}
+	if err := exact.SetMeasurement(y); err != nil {
+		t.Fatal(err)
+	}
 	counted := &model.Counted{Name: "exact", Model: exact, Dim: d}
 	params, err := sdk.ResolveParams(s.Info(), given)
 	if err != nil {

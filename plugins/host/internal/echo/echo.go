@@ -55,3 +55,7 @@ func (c Copy) VJP(ctx context.Context, dst, x [][]float64, s float64, v [][]floa
 func (c Copy) DenoiseEPS(ctx context.Context, dst, x [][]float64, s float64) error {
 	return c.Denoise(ctx, dst, x, s)
 }
+
+func (c Copy) Restore(ctx context.Context, dst, x [][]float64, s float64) error {
+	return c.Denoise(ctx, dst, x, s)
+}
