@@ -15,7 +15,9 @@ import (
 	"io"
 	"math"
 	"os"
+	"slices"
 	"sort"
+	"strings"
 
 	"gopkg.in/yaml.v3"
 
@@ -31,7 +33,8 @@ type Config struct {
 	Samples    int       `yaml:"samples"`    // samples per image (1 by default)
 	SigmaY     float64   `yaml:"sigma_y"`    // measurement noise in [-1, 1] units (0.05)
 	Timeout    string    `yaml:"timeout"`    // longest a plugin may take for one batch ("0": no limit)
-	Metrics    []string  `yaml:"metrics"`    // per-sample metrics (psnr)
+	Metrics    []string  `yaml:"metrics"`    // metrics (psnr); see Metric
+	Features   Features  `yaml:"features,omitempty"`
 	Solvers    []Solver  `yaml:"solvers"`
 	Tasks      []Task    `yaml:"tasks"`
 	Datasets   []Dataset `yaml:"datasets"`
@@ -77,8 +80,47 @@ type Model struct {
 	Kind string `yaml:"kind"` // "gmm-exact": the exact denoisers of a gmm dataset
 }
 
-// knownMetrics are the per-sample metrics a run can record.
-var knownMetrics = map[string]bool{"psnr": true, "ssim": true, "crps": true}
+// Features names the ONNX exports of the feature networks (see
+// metrics/features). A metric that needs a network the configuration does
+// not name is reported as "n/a (no model)": no other network stands in.
+type Features struct {
+	LPIPS     string `yaml:"lpips,omitempty"`     // lpips.LPIPS(net="vgg") export
+	Inception string `yaml:"inception,omitempty"` // pytorch-fid Inception pool3 export
+}
+
+// Metric says how a metric is computed.
+type Metric struct {
+	// PerSample metrics are recorded with each sample during the run;
+	// the others are scores of a set (a solver's samples of one task and
+	// NFE against the ground truths), computed by ipbench report.
+	PerSample bool
+	Needs     string // the feature network it needs: "lpips", "inception" or ""
+	GMMOnly   bool   // needs the exact posterior of a gmm dataset
+	Doc       string
+}
+
+// Metrics are the metrics a configuration may name.
+var Metrics = map[string]Metric{
+	"psnr":  {PerSample: true, Doc: "PSNR in dB on [0, 1] after clamping"},
+	"ssim":  {PerSample: true, Doc: "SSIM (Wang et al. 2004; scikit-image's Gaussian-window settings)"},
+	"crps":  {PerSample: true, Doc: "CRPS per pixel of an image's samples"},
+	"lpips": {PerSample: true, Needs: "lpips", Doc: "LPIPS (VGG) between each sample and its truth"},
+	"exact": {PerSample: true, GMMOnly: true, Doc: "against the exact posterior of each image: sliced Wasserstein over its two-exact-set floor (sw_ratio), error of the sample mean (mean_error) and of the mode weights (weight_tv), with floors"},
+	"mmd":   {Doc: "MMD² (Gaussian kernel, median bandwidth) in pixel space between samples and truths"},
+	"sw":    {Doc: "sliced Wasserstein distance in pixel space between samples and truths"},
+	"fid":   {Needs: "inception", Doc: "FID on Inception pool3 features"},
+	"kid":   {Needs: "inception", Doc: "KID on Inception pool3 features"},
+}
+
+// metricNames lists Metrics' names, sorted.
+func metricNames() string {
+	var n []string
+	for k := range Metrics {
+		n = append(n, k)
+	}
+	sort.Strings(n)
+	return strings.Join(n, ", ")
+}
 
 // Read reads, defaults and checks the configuration at path.
 func Read(path string) (*Config, error) {
@@ -141,11 +183,33 @@ func (c *Config) fill() error {
 		c.Metrics = []string{"psnr"}
 	}
 	for i, m := range c.Metrics {
-		if !knownMetrics[m] {
-			return fmt.Errorf("metrics[%d]: unknown metric %q (available: psnr, ssim, crps)", i, m)
+		mt, ok := Metrics[m]
+		if !ok {
+			return fmt.Errorf("metrics[%d]: unknown metric %q (available: %s)", i, m, metricNames())
+		}
+		if slices.Contains(c.Metrics[:i], m) {
+			return fmt.Errorf("metrics[%d]: %s listed twice", i, m)
+		}
+		if m == "exact" && c.Samples < 2 {
+			return fmt.Errorf("metrics[%d]: exact compares each image's samples with the exact posterior and needs samples ≥ 2, not %d", i, c.Samples)
+		}
+		if mt.GMMOnly {
+			for _, d := range c.Datasets {
+				if d.Kind != "gmm" && d.Kind != "" {
+					return fmt.Errorf("metrics[%d]: %s needs the exact posterior of a gmm dataset; dataset %s is of kind %s", i, m, d.Name, d.Kind)
+				}
+			}
 		}
 		if m == "ssim" && c.Resolution < 11 {
 			return fmt.Errorf("metrics[%d]: ssim needs images of at least 11×11 (its Gaussian window), not %d×%d", i, c.Resolution, c.Resolution)
+		}
+	}
+	for name, path := range map[string]string{"lpips": c.Features.LPIPS, "inception": c.Features.Inception} {
+		if path == "" {
+			continue
+		}
+		if st, err := os.Stat(path); err != nil || !st.Mode().IsRegular() {
+			return fmt.Errorf("features: %s: %s is not a readable file", name, path)
 		}
 	}
 	if len(c.Solvers) == 0 {

@@ -73,7 +73,10 @@ func TestBadConfigs(t *testing.T) {
 		{"unknown model", "seed: 7", "seed: 7\nmodel: {kind: edm-ffhq}"},
 		{"sigma_y", "seed: 7", "seed: 7\nsigma_y: -0.1"},
 		{"bad pin", "nfe: [100]", "nfe: [100]\n    sha256: abc"},
-		{"unknown metric", "seed: 7", "seed: 7\nmetrics: [lpips]"},
+		{"unknown metric", "seed: 7", "seed: 7\nmetrics: [lpipz]"},
+		{"metric twice", "seed: 7", "seed: 7\nmetrics: [psnr, psnr]"},
+		{"exact with one sample", "seed: 7", "seed: 7\nsamples: 1\nmetrics: [exact]"},
+		{"missing feature file", "seed: 7", "seed: 7\nfeatures: {lpips: /nonexistent/lpips.onnx}"},
 		{"ssim on tiny images", "seed: 7", "seed: 7\nresolution: 8\nmetrics: [ssim]"},
 	} {
 		_, err := Parse([]byte(strings.Replace(good, tc.edit, tc.want, 1)))
@@ -89,6 +92,9 @@ func TestBadConfigs(t *testing.T) {
 		{"resolution named", strings.Replace(good, "seed: 7", "seed: 7\nresolution: 66", 1), "divisible"},
 		{"folder explained", strings.Replace(good, "kind: gmm\n    means: data/thumbnails", "kind: folder\n    path: data/thumbnails", 1), "needs a trained model"},
 		{"empty", "", "empty"},
+		{"metric named", strings.Replace(good, "seed: 7", "seed: 7\nmetrics: [lpipz]", 1), `unknown metric "lpipz" (available: crps, exact, fid, kid, lpips, mmd, psnr, ssim, sw)`},
+		{"feature file named", strings.Replace(good, "seed: 7", "seed: 7\nfeatures: {inception: /nonexistent/i.onnx}", 1), "features: inception: /nonexistent/i.onnx is not a readable file"},
+		{"exact needs samples", strings.Replace(good, "seed: 7", "seed: 7\nsamples: 1\nmetrics: [exact]", 1), "needs samples ≥ 2"},
 	} {
 		_, err := Parse([]byte(tc.body))
 		if err == nil || !strings.Contains(err.Error(), tc.want) {

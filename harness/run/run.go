@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"math"
 	"os"
 	"path/filepath"
 	"sync/atomic"
@@ -16,7 +15,6 @@ import (
 	"github.com/ipbench/ipbench/harness/operator"
 	"github.com/ipbench/ipbench/harness/seed"
 	"github.com/ipbench/ipbench/harness/store"
-	"github.com/ipbench/ipbench/metrics/fidelity"
 	"github.com/ipbench/ipbench/plugins/sdk"
 	"github.com/ipbench/ipbench/plugins/sdk/edm"
 )
@@ -77,6 +75,11 @@ func Execute(ctx context.Context, p *Plan, st *store.Store, solvers Solvers, run
 	sum := Summary{Planned: len(mine), Skipped: len(mine) - len(todo)}
 	prog := newProgress(opts.Progress, opts.Terminal, len(todo))
 	defer prog.finish()
+	sc, err := newScorer(c)
+	if err != nil {
+		return sum, err
+	}
+	defer sc.close()
 	datasets := map[string]*Dataset{}
 	for _, d := range p.Datasets {
 		datasets[d.Name] = d
@@ -97,7 +100,7 @@ func Execute(ctx context.Context, p *Plan, st *store.Store, solvers Solvers, run
 			}
 			lastKey = key
 		}
-		rows, err := p.batch(ctx, opts.Output, b, d, op, y, solvers, run)
+		rows, err := p.batch(ctx, opts.Output, b, d, op, y, solvers, sc, run)
 		if err != nil {
 			return sum, err // the record is left as it was before this batch
 		}
@@ -140,7 +143,7 @@ func doneWithImages(st *store.Store, dir string) (map[store.Key]bool, error) {
 // batch runs one batch and returns its rows. A solver failure is a failed
 // batch (rows with the error), not an error; an error is returned only when
 // the harness itself cannot go on (a sample image it cannot write).
-func (p *Plan) batch(ctx context.Context, dir string, b Batch, d *Dataset, op operator.Operator, y []float64, solvers Solvers, run int64) ([]store.Row, error) {
+func (p *Plan) batch(ctx context.Context, dir string, b Batch, d *Dataset, op operator.Operator, y []float64, solvers Solvers, sc *scorer, run int64) ([]store.Row, error) {
 	c := p.Config
 	keys := b.Keys(c.Samples)
 	seeds := seed.Seeds(c.Seed, b.Dataset, b.Image, 0, c.Samples)
@@ -207,37 +210,12 @@ func (p *Plan) batch(ctx context.Context, dir string, b Batch, d *Dataset, op op
 			return nil, fmt.Errorf("writing sample %v: %w", rows[i].Key, err)
 		}
 	}
-	sh := c.Shape()
-	crps := math.NaN()
-	for _, name := range c.Metrics {
-		if name == "crps" {
-			// A score of the image's samples together: the same value on
-			// each of its rows.
-			var err error
-			if crps, err = fidelity.CRPS(dst, truth); err != nil {
-				return nil, fmt.Errorf("metric crps of %s %s: %w", b.Dataset, b.Image, err)
-			}
-		}
+	metrics, err := sc.score(b, d, op, y, dst, truth)
+	if err != nil {
+		return nil, err
 	}
 	for i := range rows {
-		metrics := map[string]float64{}
-		for _, name := range c.Metrics {
-			var v float64
-			var err error
-			switch name {
-			case "psnr":
-				v, err = fidelity.PSNR(dst[i], truth) // +Inf for an exact copy of the truth
-			case "ssim":
-				v, err = fidelity.SSIM(dst[i], truth, sh.C, sh.H, sh.W)
-			case "crps":
-				v = crps
-			}
-			if err != nil {
-				return nil, fmt.Errorf("metric %s of %v: %w", name, rows[i].Key, err)
-			}
-			metrics[name] = v
-		}
-		rows[i].Status, rows[i].Output, rows[i].Seconds, rows[i].Metrics = "ok", rel(i), secs, metrics
+		rows[i].Status, rows[i].Output, rows[i].Seconds, rows[i].Metrics = "ok", rel(i), secs, metrics[i]
 		rows[i].NFECounted = float64(counted.NFE()) / float64(c.Samples)
 		rows[i].VJPCounted = float64(counted.VJPs()) / float64(c.Samples)
 	}

@@ -40,6 +40,9 @@ func CRPS(samples [][]float64, truth []float64) (float64, error) {
 			return 0, fmt.Errorf("crps: sample %d has %d values, truth has %d", i, len(s), len(truth))
 		}
 	}
+	if err := CheckRange("crps: truth", truth); err != nil {
+		return 0, err
+	}
 	fn := float64(n)
 	v := make([]float64, n)
 	total := 0.0

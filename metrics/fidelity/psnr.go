@@ -17,6 +17,9 @@ func PSNR(x, truth []float64) (float64, error) {
 	if len(x) != len(truth) || len(x) == 0 {
 		return 0, fmt.Errorf("psnr: %d values against %d", len(x), len(truth))
 	}
+	if err := CheckRange("psnr: truth", truth); err != nil {
+		return 0, err
+	}
 	s := 0.0
 	for i := range x {
 		d := unit(x[i]) - unit(truth[i])

@@ -70,6 +70,9 @@ func SSIM(x, truth []float64, c, h, w int) (float64, error) {
 	if h < ssimWin || w < ssimWin {
 		return 0, fmt.Errorf("ssim: image %d×%d is smaller than the %d×%d window", h, w, ssimWin, ssimWin)
 	}
+	if err := CheckRange("ssim: truth", truth); err != nil {
+		return 0, err
+	}
 	const (
 		c1 = (ssimK1 * 1) * (ssimK1 * 1)
 		c2 = (ssimK2 * 1) * (ssimK2 * 1)
