@@ -6,6 +6,7 @@ import (
 	"image"
 	"image/png"
 	"math"
+	"os"
 
 	"github.com/ipbench/ipbench/harness/atomicfile"
 	"github.com/ipbench/ipbench/harness/operator"
@@ -30,6 +31,20 @@ func WritePNG(path string, shape operator.Shape, pixels []float64) error {
 // other than 1 or 3, a non-positive H or W, len(pixels) ≠ C·H·W or a NaN
 // value.
 func EncodePNG(shape operator.Shape, pixels []float64) ([]byte, error) {
+	img, err := ToImage(shape, pixels)
+	if err != nil {
+		return nil, err
+	}
+	var buf bytes.Buffer
+	if err := png.Encode(&buf, img); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+// ToImage returns a channel-first image in [−1, 1] as an 8-bit image, with
+// EncodePNG's mapping and errors.
+func ToImage(shape operator.Shape, pixels []float64) (image.Image, error) {
 	if shape.C != 1 && shape.C != 3 {
 		return nil, fmt.Errorf("%d channels, want 1 or 3", shape.C)
 	}
@@ -69,9 +84,39 @@ func EncodePNG(shape operator.Shape, pixels []float64) ([]byte, error) {
 		}
 		img = m
 	}
-	var buf bytes.Buffer
-	if err := png.Encode(&buf, img); err != nil {
+	return img, nil
+}
+
+// ReadPNG reads an image that EncodePNG wrote (or any PNG of exactly that
+// shape) back into [−1, 1] channel-first pixels: 8-bit value q becomes
+// q/127.5 − 1. An image of another size, or gray where RGB is expected, is
+// an error that names the file and both sizes, not a resized guess.
+func ReadPNG(path string, shape operator.Shape) ([]float64, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
 		return nil, err
 	}
-	return buf.Bytes(), nil
+	img, err := png.Decode(bytes.NewReader(data))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	b := img.Bounds()
+	if b.Dx() != shape.W || b.Dy() != shape.H {
+		return nil, fmt.Errorf("%s is %d×%d, want %d×%d", path, b.Dx(), b.Dy(), shape.W, shape.H)
+	}
+	if shape.C != 3 {
+		return nil, fmt.Errorf("%s: reading %d channels is not supported, only 3", path, shape.C)
+	}
+	plane := shape.H * shape.W
+	out := make([]float64, 3*plane)
+	for y := 0; y < shape.H; y++ {
+		for x := 0; x < shape.W; x++ {
+			r, g, bl, _ := img.At(b.Min.X+x, b.Min.Y+y).RGBA()
+			i := y*shape.W + x
+			out[i] = float64(r>>8)/127.5 - 1
+			out[plane+i] = float64(g>>8)/127.5 - 1
+			out[2*plane+i] = float64(bl>>8)/127.5 - 1
+		}
+	}
+	return out, nil
 }

@@ -155,3 +155,33 @@ func TestWritePNGErrors(t *testing.T) {
 		t.Errorf("left behind: %v", entries)
 	}
 }
+
+// ReadPNG gives back what EncodePNG stored: each value within half a level
+// (1/255) of the clamped original, exactly q/127.5 − 1 of the stored level;
+// a file of another size is an error naming both sizes.
+func TestReadPNG(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	shape := operator.Shape{C: 3, H: 6, W: 9}
+	pix := make([]float64, shape.Len())
+	for i := range pix {
+		pix[i] = 2.2*rng.Float64() - 1.1
+	}
+	path := filepath.Join(t.TempDir(), "x.png")
+	if err := WritePNG(path, shape, pix); err != nil {
+		t.Fatal(err)
+	}
+	got, err := ReadPNG(path, shape)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, v := range pix {
+		c := math.Max(-1, math.Min(1, v))
+		q := math.Round((got[i] + 1) * 127.5)
+		if math.Abs(got[i]-c) > 1.0/255+1e-12 || math.Abs(q/127.5-1-got[i]) > 1e-15 {
+			t.Fatalf("value %d: wrote %v, read %v", i, v, got[i])
+		}
+	}
+	if _, err := ReadPNG(path, operator.Shape{C: 3, H: 9, W: 6}); err == nil || !strings.Contains(err.Error(), "is 9×6, want 6×9") {
+		t.Errorf("wrong size: error %v", err)
+	}
+}

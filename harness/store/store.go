@@ -383,6 +383,9 @@ func (s *Store) Close() error {
 // ConfigHash returns the hash of the config the record was created with.
 func (s *Store) ConfigHash() string { return s.configHash }
 
+// ConfigText returns the effective config the record was created with.
+func (s *Store) ConfigText() string { return s.configText }
+
 // timeLayout is the layout of times in the record: UTC, fixed width, so
 // that the text sorts as the times do.
 const timeLayout = "2006-01-02T15:04:05.000000000Z"

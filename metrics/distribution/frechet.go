@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 
+	"gonum.org/v1/gonum/floats"
 	"gonum.org/v1/gonum/mat"
 	"gonum.org/v1/gonum/stat"
 )
@@ -25,9 +26,56 @@ func Frechet(a, b [][]float64) (float64, error) {
 	if err != nil {
 		return 0, err
 	}
+	if len(a)*len(b) < d*d {
+		return frechetFew(a, b, d)
+	}
 	mu1, cov1 := moments(a, d)
 	mu2, cov2 := moments(b, d)
 	return FrechetGaussian(mu1, cov1, mu2, cov2)
+}
+
+// frechetFew is Frechet for sets with fewer points than dimensions, where
+// the d×d covariances are of low rank. With the centred points as rows of
+// X₁ (n₁×d) and X₂ (n₂×d), Σᵢ = XᵢᵀXᵢ/(nᵢ − 1), and the non-zero
+// eigenvalues of Σ₁Σ₂ are those of (X₂X₁ᵀ)(X₁X₂ᵀ)/((n₁ − 1)(n₂ − 1)), so
+//
+//	tr (Σ₁Σ₂)^{1/2} = Σⱼ sⱼ(C) / √((n₁ − 1)(n₂ − 1)),  C = X₂X₁ᵀ,
+//
+// the nuclear norm of C (sⱼ its singular values), from an n₂×n₁ singular
+// value problem instead of two d×d eigenvalue problems (for 2048 Inception features and 1000 images, about a second
+// instead of a minute). The traces are ‖Xᵢ‖²_F/(nᵢ − 1).
+func frechetFew(a, b [][]float64, d int) (float64, error) {
+	centre := func(x [][]float64) (*mat.Dense, []float64) {
+		m := mat.NewDense(len(x), d, nil)
+		mu := make([]float64, d)
+		for _, row := range x {
+			floats.Add(mu, row)
+		}
+		floats.Scale(1/float64(len(x)), mu)
+		for i, row := range x {
+			r := m.RawRowView(i)
+			floats.SubTo(r, row, mu)
+		}
+		return m, mu
+	}
+	x1, mu1 := centre(a)
+	x2, mu2 := centre(b)
+	n1, n2 := float64(len(a)-1), float64(len(b)-1)
+	dist := floats.Distance(mu1, mu2, 2)
+	dist *= dist
+	f1, f2 := mat.Norm(x1, 2), mat.Norm(x2, 2) // Frobenius
+	dist += f1*f1/n1 + f2*f2/n2
+	var c mat.Dense
+	c.Mul(x2, x1.T())
+	// The singular values of C directly: through the eigenvalues of C Cᵀ
+	// the small ones would lose half their digits.
+	var svd mat.SVD
+	if !svd.Factorize(&c, mat.SVDNone) {
+		return 0, fmt.Errorf("frechet: singular values of the %d×%d cross-product failed", len(b), len(a))
+	}
+	tr := floats.Sum(svd.Values(nil))
+	dist -= 2 * tr / math.Sqrt(n1*n2)
+	return math.Max(dist, 0), nil
 }
 
 // moments returns the column means and the unbiased covariance of the rows.
@@ -79,7 +127,7 @@ func FrechetGaussian(mu1 []float64, cov1 mat.Symmetric, mu2 []float64, cov2 mat.
 	}
 
 	// Σ₁^{1/2} = V Λ^{1/2} Vᵀ.
-	lambda, v, err := eigenPSD(cov1, "first covariance")
+	lambda, v, err := eigenPSD(cov1, "first covariance", true)
 	if err != nil {
 		return 0, err
 	}
@@ -103,7 +151,7 @@ func FrechetGaussian(mu1 []float64, cov1 mat.Symmetric, mu2 []float64, cov2 mat.
 			ms.SetSym(i, j, (m.At(i, j)+m.At(j, i))/2)
 		}
 	}
-	mu, _, err := eigenPSD(ms, "Σ₁^{1/2} Σ₂ Σ₁^{1/2} (second covariance)")
+	mu, _, err := eigenPSD(ms, "Σ₁^{1/2} Σ₂ Σ₁^{1/2} (second covariance)", false)
 	if err != nil {
 		return 0, err
 	}
@@ -116,10 +164,11 @@ func FrechetGaussian(mu1 []float64, cov1 mat.Symmetric, mu2 []float64, cov2 mat.
 }
 
 // eigenPSD returns the eigenvalues of the positive semidefinite s, with
-// round-off negatives set to zero, and its eigenvectors as columns.
-func eigenPSD(s mat.Symmetric, what string) ([]float64, *mat.Dense, error) {
+// round-off negatives set to zero, and, if vectors is true, its
+// eigenvectors as columns.
+func eigenPSD(s mat.Symmetric, what string, vectors bool) ([]float64, *mat.Dense, error) {
 	var eig mat.EigenSym
-	if !eig.Factorize(s, true) {
+	if !eig.Factorize(s, vectors) {
 		return nil, nil, fmt.Errorf("frechet: eigendecomposition of the %s failed", what)
 	}
 	lambda := eig.Values(nil)
@@ -138,6 +187,9 @@ func eigenPSD(s mat.Symmetric, what string) ([]float64, *mat.Dense, error) {
 			}
 			lambda[i] = 0
 		}
+	}
+	if !vectors {
+		return lambda, nil, nil
 	}
 	var v mat.Dense
 	eig.VectorsTo(&v)

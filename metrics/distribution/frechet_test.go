@@ -165,3 +165,48 @@ func TestFrechetErrors(t *testing.T) {
 		}
 	}
 }
+
+// With fewer points than dimensions Frechet takes the nuclear-norm path.
+// The references are the same distances computed from these very sets by
+// mpmath at 40 digits (eigendecompositions of the covariances, as in
+// FrechetGaussian's formula): the nuclear-norm path meets them to 1e-15;
+// the eigendecomposition path in float64 to 2e-8 where a covariance is
+// rank-deficient (the square roots of its round-off eigenvalues), which is
+// why Frechet avoids it there. Sets smaller and larger than d (the latter
+// by calling the path directly).
+func TestFrechetFewPoints(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 9))
+	set := func(n, d int, shift float64) [][]float64 {
+		x := make([][]float64, n)
+		for i := range x {
+			x[i] = make([]float64, d)
+			for j := range x[i] {
+				x[i][j] = rng.NormFloat64()*(1+float64(j%3)) + shift
+			}
+		}
+		return x
+	}
+	for _, tc := range []struct {
+		n1, n2, d int
+		mp        float64
+	}{{5, 7, 12, 73.50735098463812}, {2, 2, 3, 7.781583403032688}, {30, 40, 12, 12.089769692386382}, {9, 3, 40, 359.0798578772575}} {
+		a, b := set(tc.n1, tc.d, 0), set(tc.n2, tc.d, 0.3)
+		got, err := frechetFew(a, b, tc.d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if math.Abs(got-tc.mp) > 1e-13*tc.mp {
+			t.Errorf("%+v: nuclear-norm path %v", tc, got)
+		}
+		mu1, cov1 := moments(a, tc.d)
+		mu2, cov2 := moments(b, tc.d)
+		eig, err := FrechetGaussian(mu1, cov1, mu2, cov2)
+		if err != nil || math.Abs(eig-tc.mp) > 5e-8*tc.mp {
+			t.Errorf("%+v: eigendecomposition path %v (%v)", tc, eig, err)
+		}
+		via, err := Frechet(a, b)
+		if err != nil || math.Abs(via-tc.mp) > 5e-8*tc.mp {
+			t.Errorf("%+v: Frechet %v (%v)", tc, via, err)
+		}
+	}
+}

@@ -1,0 +1,314 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"image"
+	"math"
+	"math/rand/v2"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/ipbench/ipbench/harness/config"
+	"github.com/ipbench/ipbench/harness/dataset"
+	"github.com/ipbench/ipbench/harness/operator"
+	benchrun "github.com/ipbench/ipbench/harness/run"
+	"github.com/ipbench/ipbench/harness/seed"
+	"github.com/ipbench/ipbench/harness/store"
+	"github.com/ipbench/ipbench/metrics/distribution"
+	"github.com/ipbench/ipbench/metrics/features"
+	"github.com/ipbench/ipbench/metrics/sliced"
+	"github.com/ipbench/ipbench/reports/html"
+	"github.com/ipbench/ipbench/reports/summary"
+)
+
+// setScores holds the scores of whole sets by group ("dataset/task/solver/nfe").
+type setScores map[string]map[string]float64
+
+func groupKey(g summary.Group) string {
+	return fmt.Sprintf("%s/%s/%s/%d", g.Dataset, g.Task, g.Solver, g.NFE)
+}
+
+// MMDImages caps the images of a set that MMD compares: its cost grows as
+// the square of their number (500 images of 64 px: about 1 s).
+const MMDImages = 500
+
+// rebuilt is the plan of a recorded configuration, made again to recover
+// the ground truths and measurements (they follow from the seed alone).
+type rebuilt struct {
+	plan     *benchrun.Plan
+	datasets map[string]*benchrun.Dataset
+}
+
+func rebuild(cfg *config.Config) (*rebuilt, error) {
+	p, err := benchrun.NewPlan(cfg)
+	if err != nil {
+		return nil, err
+	}
+	rb := &rebuilt{plan: p, datasets: map[string]*benchrun.Dataset{}}
+	for _, d := range p.Datasets {
+		rb.datasets[d.Name] = d
+	}
+	return rb, nil
+}
+
+// quantized returns x as the 8-bit image a PNG would hold, back in
+// [-1, 1], so that truths and samples (read from their PNGs) are compared
+// as the same kind of image.
+func quantized(x []float64) []float64 {
+	q := make([]float64, len(x))
+	for i, v := range x {
+		q[i] = math.Round((math.Max(-1, math.Min(1, v))+1)*127.5)/127.5 - 1
+	}
+	return q
+}
+
+// computeSets scores each group's set of samples against the set of its
+// ground truths: sample 0 of every image, as an 8-bit image read from its
+// PNG, against the image's truth quantized the same way. mmd is MMD² with
+// the median-heuristic Gaussian kernel over the first MMDImages images; sw
+// is the sliced Wasserstein distance (200 directions); fid and kid run the
+// configured Inception export (pool3) on the images mapped to [0, 1] and
+// resized to 299×299, KID over 100 subsets of min(1000, n) images.
+func computeSets(ctx context.Context, cfg *config.Config, rb *rebuilt, dir string, rows []store.Row) (setScores, error) {
+	var want []string
+	for _, m := range cfg.Metrics {
+		if mt := config.Metrics[m]; !mt.PerSample && (mt.Needs != "inception" || cfg.Features.Inception != "") {
+			want = append(want, m)
+		}
+	}
+	out := setScores{}
+	if len(want) == 0 {
+		return out, nil
+	}
+	shape := cfg.Shape()
+	type set struct {
+		key    string
+		images []string
+		paths  []string
+	}
+	byKey := map[string]*set{}
+	var order []string
+	for _, r := range rows {
+		if r.Status != store.StatusOK || r.Sample != 0 || r.Output == "" {
+			continue
+		}
+		k := fmt.Sprintf("%s/%s/%s/%d", r.Dataset, r.Task, r.Solver, r.NFE)
+		s := byKey[k]
+		if s == nil {
+			s = &set{key: k}
+			byKey[k] = s
+			order = append(order, k)
+		}
+		s.images = append(s.images, r.Dataset+"\x00"+r.Image)
+		s.paths = append(s.paths, filepath.Join(dir, r.Output))
+	}
+	var inception *features.Inception
+	if slices.Contains(want, "fid") || slices.Contains(want, "kid") {
+		var err error
+		if inception, err = features.OpenInception(cfg.Features.Inception, 0); err != nil {
+			return nil, fmt.Errorf("metric fid/kid: %w", err)
+		}
+		defer inception.Close()
+	}
+	truthFeat := map[string][]float64{}
+	feats := func(imgs [][]float64) ([][]float64, error) {
+		in := make([][]float64, len(imgs))
+		for i, x := range imgs {
+			v, err := features.InceptionImage(x, shape.H, shape.W)
+			if err != nil {
+				return nil, err
+			}
+			in[i] = v
+		}
+		f := make([][]float64, len(imgs))
+		for i := range f {
+			f[i] = make([]float64, features.InceptionDim)
+		}
+		return f, inception.Features(f, in)
+	}
+	for _, k := range order {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		s := byKey[k]
+		idx := make([]int, len(s.images))
+		for i := range idx {
+			idx[i] = i
+		}
+		sort.Slice(idx, func(a, b int) bool { return s.images[idx[a]] < s.images[idx[b]] })
+		samples, truths := make([][]float64, len(idx)), make([][]float64, len(idx))
+		for j, i := range idx {
+			x, err := dataset.ReadPNG(s.paths[i], shape)
+			if err != nil {
+				return nil, fmt.Errorf("set scores of %s: %w", k, err)
+			}
+			samples[j] = x
+			ds, img, _ := strings.Cut(s.images[i], "\x00")
+			d := rb.datasets[ds]
+			if d == nil || d.Truth[img] == nil {
+				return nil, fmt.Errorf("set scores of %s: the configuration has no image %s in dataset %s", k, img, ds)
+			}
+			truths[j] = quantized(d.Truth[img])
+		}
+		if len(samples) < 2 {
+			continue // one image: no set to score
+		}
+		sc := map[string]float64{}
+		for _, m := range want {
+			switch m {
+			case "mmd":
+				n := min(len(samples), MMDImages)
+				v, _, err := distribution.MMD2GaussianMedian(samples[:n], truths[:n])
+				if err != nil {
+					return nil, fmt.Errorf("metric mmd of %s: %w", k, err)
+				}
+				sc["mmd"] = v
+			case "sw":
+				rng := seed.Stream(cfg.Seed, "set-sw", k, 0)
+				v, err := sliced.Distance(samples, truths, 200, rng)
+				if err != nil {
+					return nil, fmt.Errorf("metric sw of %s: %w", k, err)
+				}
+				sc["sw"] = v
+			case "fid", "kid":
+				if _, done := sc["fid_done"]; done {
+					continue
+				}
+				sc["fid_done"] = 1
+				fs, err := feats(samples)
+				if err != nil {
+					return nil, fmt.Errorf("metric %s of %s: %w", m, k, err)
+				}
+				ft := make([][]float64, len(idx))
+				var todo [][]float64
+				var todoAt []int
+				for j, i := range idx {
+					if f, ok := truthFeat[s.images[i]]; ok {
+						ft[j] = f
+					} else {
+						todo, todoAt = append(todo, truths[j]), append(todoAt, j)
+					}
+				}
+				if len(todo) > 0 {
+					f, err := feats(todo)
+					if err != nil {
+						return nil, fmt.Errorf("metric %s of %s: %w", m, k, err)
+					}
+					for t, j := range todoAt {
+						ft[j] = f[t]
+						truthFeat[s.images[idx[j]]] = f[t]
+					}
+				}
+				if slices.Contains(want, "fid") {
+					v, err := distribution.Frechet(fs, ft)
+					if err != nil {
+						return nil, fmt.Errorf("metric fid of %s: %w", k, err)
+					}
+					sc["fid"] = v
+				}
+				if slices.Contains(want, "kid") {
+					n := min(1000, len(fs))
+					mean, sd, err := distribution.KID(fs, ft, 100, n, rand.New(rand.NewPCG(cfg.Seed, 7)))
+					if err != nil {
+						return nil, fmt.Errorf("metric kid of %s: %w", k, err)
+					}
+					sc["kid"], sc["kid_sd"] = mean, sd
+				}
+			}
+		}
+		delete(sc, "fid_done")
+		out[k] = sc
+	}
+	return out, nil
+}
+
+// gridImages is how many images a section's grid shows.
+const gridImages = 4
+
+// imageGrid returns a section's grid: for its first images, the truth, the
+// measurement and sample 0 of each solver at its largest NFE with a sample.
+func imageGrid(rb *rebuilt, dir string, rows []store.Row, s section) (*html.Grid, error) {
+	d := rb.datasets[s.dataset]
+	if d == nil {
+		return nil, nil
+	}
+	shape := rb.plan.Config.Shape()
+	var solvers []string
+	top := map[string]int{}
+	for _, g := range s.groups {
+		if g.OK == 0 {
+			continue
+		}
+		if !slices.Contains(solvers, g.Solver) {
+			solvers = append(solvers, g.Solver)
+		}
+		top[g.Solver] = max(top[g.Solver], g.NFE)
+	}
+	path := map[string]string{}
+	for _, r := range rows {
+		if r.Dataset == s.dataset && r.Task == s.task && r.Sample == 0 && r.Status == store.StatusOK && r.NFE == top[r.Solver] {
+			path[r.Solver+"\x00"+r.Image] = filepath.Join(dir, r.Output)
+		}
+	}
+	g := &html.Grid{Columns: []string{"truth", "measurement"}, Caption: fmt.Sprintf("the first %d images: truth, measurement (y, or Aᵀy for masks), and sample 0 of each solver at its largest NFE", gridImages)}
+	for _, sv := range solvers {
+		g.Columns = append(g.Columns, fmt.Sprintf("%s NFE %d", sv, top[sv]))
+	}
+	for _, id := range d.IDs[:min(gridImages, len(d.IDs))] {
+		row := html.GridRow{Label: id}
+		truth, err := dataset.ToImage(shape, d.Truth[id])
+		if err != nil {
+			return nil, err
+		}
+		row.Images = append(row.Images, truth)
+		op, y, err := rb.plan.Measurement(d, id, s.task)
+		if err != nil {
+			return nil, err
+		}
+		row.Images = append(row.Images, measurementImage(op, y, shape))
+		for _, sv := range solvers {
+			p, ok := path[sv+"\x00"+id]
+			if !ok {
+				row.Images = append(row.Images, nil)
+				continue
+			}
+			x, err := dataset.ReadPNG(p, shape)
+			if err != nil {
+				return nil, err
+			}
+			img, err := dataset.ToImage(shape, x)
+			if err != nil {
+				return nil, err
+			}
+			row.Images = append(row.Images, img)
+		}
+		g.Rows = append(g.Rows, row)
+	}
+	return g, nil
+}
+
+// measurementImage shows y as a picture: a mask's observed pixels in place
+// (Aᵀy, missing ones at 0, mid-grey), a blur's y as it is, a downsampled
+// y at its own size; nil when y is not image-shaped.
+func measurementImage(op operator.Operator, y []float64, shape operator.Shape) image.Image {
+	m, d := op.Dims()
+	if _, ok := op.(*operator.Mask); ok {
+		x := make([]float64, d)
+		op.Adjoint(x, y)
+		img, _ := dataset.ToImage(shape, x)
+		return img
+	}
+	if m == d {
+		img, _ := dataset.ToImage(shape, y)
+		return img
+	}
+	side := int(math.Round(math.Sqrt(float64(m / shape.C))))
+	if m%shape.C != 0 || side*side*shape.C != m {
+		return nil
+	}
+	img, _ := dataset.ToImage(operator.Shape{C: shape.C, H: side, W: side}, y)
+	return img
+}
