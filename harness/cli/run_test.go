@@ -201,7 +201,7 @@ func TestRunBadInput(t *testing.T) {
 	for _, tc := range []struct{ name, from, to, want string }{
 		{"unknown solver", "name: dps", "name: dpz", `unknown solver "dpz"`},
 		{"unknown task", "name: sr4\n", "name: sr8\n", "sr8"},
-		{"unknown metric", "seed: 3", "seed: 3\nmetrics: [fid]", `unknown metric "fid"`},
+		{"unknown metric", "seed: 3", "seed: 3\nmetrics: [fud]", `unknown metric "fud"`},
 		{"solver parameter out of range", "nfe: [200]", "nfe: [200]\n    params: {ancestral: 3}", "ancestral"},
 		{"unknown solver parameter", "nfe: [200]", "nfe: [200]\n    params: {eta: 1}", `unknown parameter "eta"`},
 		{"task parameter out of range", "name: inpaint-random", "name: inpaint-random\n    params: {missing: 1.5}", "missing"},
