@@ -24,6 +24,15 @@ proto:
 	cd plugins/proto && PATH="$$PATH:$$($(GO) env GOPATH)/bin" protoc --go_out=. --go_opt=paths=source_relative \
 		--go-grpc_out=. --go-grpc_opt=paths=source_relative ipbench.proto
 
+# ONNX Runtime, where `make onnxruntime` installed it and the environment
+# names none: the feature-network tests (LPIPS, FID, KID) then run instead
+# of skipping.
+ORT_LIB := $(abspath $(wildcard third_party/onnxruntime/libonnxruntime.so.1))
+ifneq ($(ORT_LIB),)
+ONNXRUNTIME_SHARED_LIBRARY_PATH ?= $(ORT_LIB)
+export ONNXRUNTIME_SHARED_LIBRARY_PATH
+endif
+
 # vet, a gofmt check, then every test.
 test: vet fmt-check
 	$(GO) test -count=1 ./...

@@ -72,7 +72,14 @@ func runImages(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			for _, nfe := range nfes {
 				res, err := sample.Run(ctx, s, p, sample.Options{NFE: nfe, N: *n, Seed: *seed, SigmaMax: *sigmaMax})
 				if err != nil {
-					return fmt.Errorf("%s: %w", r.Name, err)
+					if ctx.Err() != nil {
+						return err
+					}
+					// A solver that refuses an NFE (DAPS below its ODE
+					// steps, say) gets a row that says so; the rest go on.
+					tb.Append(r.Name, name, fmt.Sprint(nfe), "failed", "", "", "", "", "", "")
+					fmt.Fprintf(stderr, "%s %s %d NFE failed: %v\n", r.Name, name, nfe, err)
+					continue
 				}
 				sc, err := referee.Evaluate(post, res.Samples, referee.Options{}, rand.New(rand.NewPCG(*seed, 99)))
 				if err != nil {

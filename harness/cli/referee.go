@@ -72,10 +72,15 @@ func runReferee(ctx context.Context, args []string, stdout, stderr io.Writer) er
 				name := s.Info().Name
 				for _, nfe := range nfes {
 					var sw, floor, ratio, tv, tvf, secs, vjp float64
+					var failed error
 					for i, p := range probs {
 						res, err := sample.Run(ctx, s, p, sample.Options{NFE: nfe, N: *n, Seed: *seed + uint64(i), Radii: *radii})
 						if err != nil {
-							return err
+							if ctx.Err() != nil {
+								return err
+							}
+							failed = err
+							break
 						}
 						if res.NFE != float64(nfe) && name == "eps" {
 							return fmt.Errorf("eps: counted %v NFE per sample for %d requested", res.NFE, nfe)
@@ -92,6 +97,13 @@ func runReferee(ctx context.Context, args []string, stdout, stderr io.Writer) er
 						tvf += sc.WeightFloor / k
 						secs += res.Seconds / k
 						vjp = res.VJP
+					}
+					if failed != nil {
+						// A solver that refuses an NFE gets a row that says
+						// so; the rest go on.
+						tb.Append(fmt.Sprint(d), fmt.Sprint(m), name, fmt.Sprint(nfe), "", "failed", "", "", "", "")
+						fmt.Fprintf(stderr, "d=%d m=%d %s %d NFE failed: %v\n", d, m, name, nfe, failed)
+						continue
 					}
 					tb.Append(fmt.Sprint(d), fmt.Sprint(m), name, fmt.Sprint(nfe), fmt.Sprintf("%.0f", vjp),
 						fmt.Sprintf("%.3f", sw), fmt.Sprintf("%.3f", floor), fmt.Sprintf("%.2f", ratio),

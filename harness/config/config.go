@@ -47,7 +47,13 @@ type Solver struct {
 	NFE    []int              `yaml:"nfe"`
 	Params map[string]float64 `yaml:"params,omitempty"`
 	SHA256 string             `yaml:"sha256,omitempty"` // pin: refuse another binary
+	// Tasks, if given, limits the solver to these of the run's tasks (DDRM
+	// needs an SVD, which motion blur has not, say).
+	Tasks []string `yaml:"tasks,omitempty"`
 }
+
+// RunsOn reports whether the solver runs on task.
+func (s Solver) RunsOn(task string) bool { return len(s.Tasks) == 0 || slices.Contains(s.Tasks, task) }
 
 // Task is one inverse problem; Params override its defaults at 256 px.
 type Task struct {
@@ -253,6 +259,13 @@ func (c *Config) fill() error {
 			return fmt.Errorf("tasks[%d]: %w", i, err)
 		}
 	}
+	for i, s := range c.Solvers {
+		for _, t := range s.Tasks {
+			if !seen["task "+t] {
+				return fmt.Errorf("solvers[%d] (%s): tasks: %q is not one of the run's tasks", i, s.Name, t)
+			}
+		}
+	}
 	if len(c.Datasets) == 0 {
 		return errors.New("datasets: none given")
 	}
@@ -313,6 +326,17 @@ func (c *Config) fill() error {
 		}
 	}
 	return nil
+}
+
+// SolverRunsOn reports whether the solver of that name runs on task (true
+// for a name the configuration does not list: checks stay on).
+func (c *Config) SolverRunsOn(solver, task string) bool {
+	for _, s := range c.Solvers {
+		if s.Name == solver {
+			return s.RunsOn(task)
+		}
+	}
+	return true
 }
 
 // Shape is the image shape of the run: 3×R×R.

@@ -75,6 +75,7 @@ func TestBadConfigs(t *testing.T) {
 		{"bad pin", "nfe: [100]", "nfe: [100]\n    sha256: abc"},
 		{"unknown metric", "seed: 7", "seed: 7\nmetrics: [lpipz]"},
 		{"metric twice", "seed: 7", "seed: 7\nmetrics: [psnr, psnr]"},
+		{"solver task not in the run", "nfe: [100]", "nfe: [100]\n    tasks: [deblur-gauss]"},
 		{"exact with one sample", "seed: 7", "seed: 7\nsamples: 1\nmetrics: [exact]"},
 		{"missing feature file", "seed: 7", "seed: 7\nfeatures: {lpips: /nonexistent/lpips.onnx}"},
 		{"ssim on tiny images", "seed: 7", "seed: 7\nresolution: 8\nmetrics: [ssim]"},
@@ -94,6 +95,7 @@ func TestBadConfigs(t *testing.T) {
 		{"empty", "", "empty"},
 		{"metric named", strings.Replace(good, "seed: 7", "seed: 7\nmetrics: [lpipz]", 1), `unknown metric "lpipz" (available: crps, exact, fid, kid, lpips, mmd, psnr, ssim, sw)`},
 		{"feature file named", strings.Replace(good, "seed: 7", "seed: 7\nfeatures: {inception: /nonexistent/i.onnx}", 1), "features: inception: /nonexistent/i.onnx is not a readable file"},
+		{"solver task named", strings.Replace(good, "nfe: [100]", "nfe: [100]\n    tasks: [deblur-gauss]", 1), `solvers[1] (dps): tasks: "deblur-gauss" is not one of the run's tasks`},
 		{"exact needs samples", strings.Replace(good, "seed: 7", "seed: 7\nsamples: 1\nmetrics: [exact]", 1), "needs samples ≥ 2"},
 	} {
 		_, err := Parse([]byte(tc.body))

@@ -25,6 +25,9 @@ func (p *Plan) CheckSolver(info sdk.Info) error {
 		switch cp {
 		case sdk.NeedsSVD:
 			for _, t := range c.Tasks {
+				if !c.SolverRunsOn(info.Name, t.Name) {
+					continue
+				}
 				r, err := task.Resolve(task.Spec{Name: t.Name, Params: t.Params}, c.Shape())
 				if err != nil {
 					return err
@@ -36,7 +39,7 @@ func (p *Plan) CheckSolver(info sdk.Info) error {
 					return err
 				}
 				if _, ok := op.(operator.SVD); !ok {
-					return fmt.Errorf("solver %s needs an SVD of the operator, which task %s (%T) does not have; leave one of them out", info.Name, t.Name, op)
+					return fmt.Errorf("solver %s needs an SVD of the operator, which task %s (%T) does not have; leave one of them out (a solver's tasks: list limits it to some tasks)", info.Name, t.Name, op)
 				}
 			}
 		case sdk.NeedsVJP, sdk.NeedsEPSModel, sdk.Conditional:

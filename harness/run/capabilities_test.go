@@ -34,6 +34,21 @@ datasets: [{name: d, kind: gmm, components: 2, images: 1}]
 			t.Errorf("%v: error %v, want one naming %q", tc.caps, err, tc.want)
 		}
 	}
+	// Limited to the task with an SVD, the same solver passes, and the plan
+	// has no batch of it on the other task.
+	p.Config.Solvers[0].Tasks = []string{"sr4"}
+	if err := p.CheckSolver(sdk.Info{Name: "s", Capabilities: []sdk.Capability{sdk.NeedsSVD}}); err != nil {
+		t.Errorf("solver limited to sr4: %v", err)
+	}
+	if q, err := NewPlan(p.Config); err != nil {
+		t.Fatal(err)
+	} else {
+		for _, b := range q.Batches {
+			if b.Task != "sr4" {
+				t.Fatalf("batch %+v of a solver limited to sr4", b)
+			}
+		}
+	}
 	// A model that gives none of them (the configuration cannot name one
 	// yet: the exact mixture model gives all three) is refused by name.
 	p.Config.Model.Kind = "plain-denoiser"

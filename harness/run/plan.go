@@ -95,6 +95,9 @@ func NewPlan(c *config.Config) (*Plan, error) {
 		for _, id := range d.IDs {
 			for _, t := range c.Tasks {
 				for _, s := range c.Solvers {
+					if !s.RunsOn(t.Name) {
+						continue
+					}
 					for _, n := range s.NFE {
 						p.Batches = append(p.Batches, Batch{Dataset: d.Name, Image: id, Task: t.Name, Solver: s.Name, NFE: n})
 					}
