@@ -5,6 +5,7 @@
 package plot
 
 import (
+	"bytes"
 	"fmt"
 	"image/color"
 	"math"
@@ -15,7 +16,11 @@ import (
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/plotutil"
 	"gonum.org/v1/plot/vg"
+	"gonum.org/v1/plot/vg/draw"
+	"gonum.org/v1/plot/vg/vgimg"
+	"gonum.org/v1/plot/vg/vgsvg"
 
+	"github.com/ipbench/ipbench/harness/atomicfile"
 	"github.com/ipbench/ipbench/reports/summary"
 )
 
@@ -78,7 +83,8 @@ func (f Figure) fill(groups []summary.Group, dataset, task string, get func(summ
 	return f
 }
 
-// Save writes the figure as base.png and base.svg (6×4 inches).
+// Save writes the figure as base.png and base.svg (7.2×4 inches, the
+// legend in a strip right of the axes).
 func (f Figure) Save(base string) (err error) {
 	if len(f.Series) == 0 {
 		return fmt.Errorf("plot %s: no data", f.Title)
@@ -97,10 +103,12 @@ func (f Figure) Save(base string) (err error) {
 	p.X.Scale = plot.LogScale{}
 	p.X.Tick.Marker = plot.LogTicks{Prec: -1}
 	p.Add(plotter.NewGrid())
-	// The legend sits top left in headroom kept free above the data, so
-	// that it never covers a line or a band.
-	p.Legend.Top = true
-	p.Legend.Left = true
+	// The legend is drawn in a strip of its own right of the axes (see
+	// below), so that it never covers a line or a band, however many
+	// solvers there are.
+	leg := plot.NewLegend()
+	leg.Top, leg.Left = true, true
+	leg.Padding = vg.Points(4)
 	lo, hi := math.Inf(1), math.Inf(-1)
 	for _, s := range f.Series {
 		for _, pt := range s.Points {
@@ -124,9 +132,9 @@ func (f Figure) Save(base string) (err error) {
 		return fmt.Errorf("plot %s: NFE values must be positive on a log scale", f.Title)
 	}
 	p.X.Min, p.X.Max = nlo/1.3, nhi*1.3
-	p.Y.Max = hi + (0.08+0.09*float64(len(f.Series)))*span
+	p.Y.Max = hi + 0.05*span
 	for i, s := range f.Series {
-		c := plotutil.Color(i)
+		c := palette[i%len(palette)]
 		if len(s.Points) > 1 {
 			band, err := plotter.NewPolygon(bandOf(s.Points))
 			if err != nil {
@@ -146,17 +154,49 @@ func (f Figure) Save(base string) (err error) {
 		}
 		line.Color, points.Color = c, c
 		line.Width = vg.Points(1.5)
+		if i >= len(palette) {
+			line.Dashes = []vg.Length{vg.Points(5), vg.Points(3)}
+		}
 		points.Shape = plotutil.Shape(i)
 		p.Add(line, points)
-		p.Legend.Add(s.Solver, line, points)
+		leg.Add(s.Solver, line, points)
 	}
-	p.Legend.Padding = vg.Points(4)
+	const w, h, strip = 7.2 * vg.Inch, 4 * vg.Inch, 1.2 * vg.Inch
 	for _, ext := range []string{".png", ".svg"} {
-		if err := p.Save(6*vg.Inch, 4*vg.Inch, base+ext); err != nil {
+		var c vg.CanvasWriterTo
+		if ext == ".png" {
+			c = vgimg.PngCanvas{Canvas: vgimg.NewWith(vgimg.UseWH(w, h), vgimg.UseDPI(96))}
+		} else {
+			c = vgsvg.New(w, h)
+		}
+		dc := draw.New(c)
+		p.Draw(draw.Crop(dc, 0, -strip, 0, 0))
+		leg.Draw(draw.Crop(dc, w-strip, 0, 0, -vg.Points(8)))
+		if err := writeTo(base+ext, c); err != nil {
 			return fmt.Errorf("plot %s: %w", filepath.Base(base+ext), err)
 		}
 	}
 	return nil
+}
+
+// palette holds twelve colours told apart easily (Tableau 10 and two
+// more); a thirteenth solver reuses them with dashed lines.
+var palette = []color.Color{
+	color.NRGBA{R: 0x1f, G: 0x77, B: 0xb4, A: 0xff}, color.NRGBA{R: 0xff, G: 0x7f, B: 0x0e, A: 0xff},
+	color.NRGBA{R: 0x2c, G: 0xa0, B: 0x2c, A: 0xff}, color.NRGBA{R: 0xd6, G: 0x27, B: 0x28, A: 0xff},
+	color.NRGBA{R: 0x94, G: 0x67, B: 0xbd, A: 0xff}, color.NRGBA{R: 0x8c, G: 0x56, B: 0x4b, A: 0xff},
+	color.NRGBA{R: 0xe3, G: 0x77, B: 0xc2, A: 0xff}, color.NRGBA{R: 0x7f, G: 0x7f, B: 0x7f, A: 0xff},
+	color.NRGBA{R: 0xbc, G: 0xbd, B: 0x22, A: 0xff}, color.NRGBA{R: 0x17, G: 0xbe, B: 0xcf, A: 0xff},
+	color.NRGBA{R: 0x00, G: 0x00, B: 0x00, A: 0xff}, color.NRGBA{R: 0x00, G: 0x00, B: 0x80, A: 0xff},
+}
+
+// writeTo writes c to path atomically.
+func writeTo(path string, c vg.CanvasWriterTo) error {
+	var buf bytes.Buffer
+	if _, err := c.WriteTo(&buf); err != nil {
+		return err
+	}
+	return atomicfile.Write(path, buf.Bytes())
 }
 
 // bandOf is the polygon mean + half along the NFE axis and back along
