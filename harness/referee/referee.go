@@ -24,6 +24,10 @@ import (
 type Options struct {
 	Directions int // random directions of the sliced distance (default 200)
 	Repeats    int // fresh exact sets to average over (default 4)
+	// Dirs, if set, are the unit directions of every sliced distance
+	// (Directions is then ignored): a caller scoring many small sets draws
+	// them once (sliced.Directions), which saves most of the time.
+	Dirs [][]float64
 }
 
 // Score compares samples with the exact posterior.
@@ -78,15 +82,34 @@ func Evaluate(post *gmm.Posterior, samples [][]float64, o Options, rng *rand.Ran
 	sc := Score{N: n}
 	sc.MeanError = meanError(samples, mean)
 	sc.WeightError = weightError(post, samples)
+	var ps sliced.Projections // the samples' projections, while the directions stay
+	var err error
 	for r := 0; r < o.Repeats; r++ {
 		a, b := exact(), exact()
-		// The same directions for both distances of a repeat.
-		seed := rng.Uint64()
-		s1, err := sliced.Distance(samples, a, o.Directions, rand.New(rand.NewPCG(seed, 1)))
+		// The same directions for both distances of a repeat; each set is
+		// projected once.
+		dirs := o.Dirs
+		if dirs == nil {
+			dirs = sliced.Directions(o.Directions, d, rand.New(rand.NewPCG(rng.Uint64(), 1)))
+		}
+		if ps == nil || o.Dirs == nil {
+			if ps, err = sliced.Project(samples, dirs); err != nil {
+				return Score{}, err
+			}
+		}
+		pa, err := sliced.Project(a, dirs)
 		if err != nil {
 			return Score{}, err
 		}
-		s2, err := sliced.Distance(b, a, o.Directions, rand.New(rand.NewPCG(seed, 1)))
+		pb, err := sliced.Project(b, dirs)
+		if err != nil {
+			return Score{}, err
+		}
+		s1, err := sliced.DistanceProjected(ps, pa)
+		if err != nil {
+			return Score{}, err
+		}
+		s2, err := sliced.DistanceProjected(pb, pa)
 		if err != nil {
 			return Score{}, err
 		}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"time"
 
 	"github.com/ipbench/ipbench/harness/config"
 	"github.com/ipbench/ipbench/harness/gmm"
@@ -12,6 +13,7 @@ import (
 	"github.com/ipbench/ipbench/harness/seed"
 	"github.com/ipbench/ipbench/metrics/features"
 	"github.com/ipbench/ipbench/metrics/fidelity"
+	"github.com/ipbench/ipbench/metrics/sliced"
 )
 
 // scorer computes the per-sample metrics of a run's batches. It holds what
@@ -23,6 +25,9 @@ type scorer struct {
 
 	postKey string
 	post    *gmm.Posterior
+	dirs    [][]float64 // the sliced distances' directions, drawn once per run
+
+	elapsed time.Duration // in score, for the run's summary
 }
 
 func newScorer(c *config.Config) (*scorer, error) {
@@ -63,6 +68,8 @@ func (s *scorer) posterior(b Batch, d *Dataset, op operator.Operator, y []float6
 // lpips without a model file is left out of the rows: the report says
 // "n/a (no model)" and prints no other network's number in its place.
 func (s *scorer) score(b Batch, d *Dataset, op operator.Operator, y []float64, dst [][]float64, truth []float64) ([]map[string]float64, error) {
+	start := time.Now()
+	defer func() { s.elapsed += time.Since(start) }()
 	c := s.c
 	sh := c.Shape()
 	out := make([]map[string]float64, len(dst))
@@ -124,7 +131,12 @@ func (s *scorer) score(b Batch, d *Dataset, op operator.Operator, y []float64, d
 			// The referee's randomness is the run's, the image's and the
 			// batch's: the same score on a resumed or sharded run.
 			rng := seed.Stream(c.Seed, "referee/"+b.Dataset, b.Image+"/"+b.Task+"/"+b.Solver, b.NFE)
-			sc, err := referee.Evaluate(post, dst, referee.Options{}, rng)
+			if s.dirs == nil {
+				// Drawing 200 directions in 3·64² dimensions costs more
+				// than the distances of a few samples: once per run.
+				s.dirs = sliced.Directions(ExactDirections, sh.Len(), seed.Stream(c.Seed, "referee-directions", "", 0))
+			}
+			sc, err := referee.Evaluate(post, dst, referee.Options{Dirs: s.dirs}, rng)
 			if err != nil {
 				return nil, fmt.Errorf("%s: %w", where(name, -1), err)
 			}
@@ -137,6 +149,10 @@ func (s *scorer) score(b Batch, d *Dataset, op operator.Operator, y []float64, d
 	}
 	return out, nil
 }
+
+// ExactDirections is the number of directions of the exact-posterior
+// sliced distances of a run.
+const ExactDirections = 200
 
 // clamped returns x clamped to [-1, 1].
 func clamped(x []float64) []float64 {

@@ -49,10 +49,11 @@ type Options struct {
 type Summary struct {
 	Planned, Skipped, Done, Failed int // batches of this shard
 	Stopped                        bool
+	Metrics                        time.Duration // spent on per-sample metrics
 }
 
 // Execute runs the batches of opts.Shard that st does not hold yet.
-func Execute(ctx context.Context, p *Plan, st *store.Store, solvers Solvers, run int64, opts Options) (Summary, error) {
+func Execute(ctx context.Context, p *Plan, st *store.Store, solvers Solvers, run int64, opts Options) (sum Summary, err error) {
 	c := p.Config
 	done, err := doneWithImages(st, opts.Output)
 	if err != nil {
@@ -72,7 +73,7 @@ func Execute(ctx context.Context, p *Plan, st *store.Store, solvers Solvers, run
 			todo = append(todo, b)
 		}
 	}
-	sum := Summary{Planned: len(mine), Skipped: len(mine) - len(todo)}
+	sum = Summary{Planned: len(mine), Skipped: len(mine) - len(todo)}
 	prog := newProgress(opts.Progress, opts.Terminal, len(todo))
 	defer prog.finish()
 	sc, err := newScorer(c)
@@ -80,6 +81,7 @@ func Execute(ctx context.Context, p *Plan, st *store.Store, solvers Solvers, run
 		return sum, err
 	}
 	defer sc.close()
+	defer func() { sum.Metrics = sc.elapsed }()
 	datasets := map[string]*Dataset{}
 	for _, d := range p.Datasets {
 		datasets[d.Name] = d

@@ -64,3 +64,48 @@ func TestDistanceErrors(t *testing.T) {
 		t.Error("no directions: no error")
 	}
 }
+
+// Projecting once and comparing projections gives DistanceAlong's value (to
+// rounding: the projections come from a matrix product), and Distance is
+// DistanceAlong over Directions drawn from the same stream.
+func TestProjected(t *testing.T) {
+	rng := rand.New(rand.NewPCG(2, 3))
+	set := func(n, d int) [][]float64 {
+		x := make([][]float64, n)
+		for i := range x {
+			x[i] = make([]float64, d)
+			for j := range x[i] {
+				x[i][j] = rng.NormFloat64()
+			}
+		}
+		return x
+	}
+	x, y := set(5, 30), set(7, 30)
+	dirs := Directions(40, 30, rand.New(rand.NewPCG(9, 9)))
+	want, err := DistanceAlong(x, y, dirs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	px, err := Project(x, dirs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	py, err := Project(y, dirs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := DistanceProjected(px, py)
+	if err != nil || math.Abs(got-want) > 1e-12*want {
+		t.Errorf("DistanceProjected %v (%v), DistanceAlong %v", got, err, want)
+	}
+	viaRNG, err := Distance(x, y, 40, rand.New(rand.NewPCG(9, 9)))
+	if err != nil || viaRNG != want {
+		t.Errorf("Distance %v (%v), DistanceAlong over the same directions %v", viaRNG, err, want)
+	}
+	if _, err := Project(x, [][]float64{make([]float64, 29)}); err == nil {
+		t.Error("a direction of the wrong dimension: no error")
+	}
+	if _, err := DistanceProjected(px, py[:3]); err == nil {
+		t.Error("projections on different directions: no error")
+	}
+}
