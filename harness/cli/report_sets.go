@@ -69,7 +69,8 @@ func quantized(x []float64) []float64 {
 // ground truths: sample 0 of every image, as an 8-bit image read from its
 // PNG, against the image's truth quantized the same way. mmd is MMD² with
 // the median-heuristic Gaussian kernel over the first MMDImages images; sw
-// is the sliced Wasserstein distance (200 directions); fid and kid run the
+// is the sliced Wasserstein distance (200 directions, the same for every
+// set of the report); fid and kid run the
 // configured Inception export (pool3) on the images mapped to [0, 1] and
 // resized to 299×299, KID over 100 subsets of min(1000, n) images.
 func computeSets(ctx context.Context, cfg *config.Config, rb *rebuilt, dir string, rows []store.Row) (setScores, error) {
@@ -114,6 +115,7 @@ func computeSets(ctx context.Context, cfg *config.Config, rb *rebuilt, dir strin
 		defer inception.Close()
 	}
 	truthFeat := map[string][]float64{}
+	var dirs [][]float64 // of sw, drawn once: the same directions for every set
 	feats := func(imgs [][]float64) ([][]float64, error) {
 		in := make([][]float64, len(imgs))
 		for i, x := range imgs {
@@ -167,8 +169,18 @@ func computeSets(ctx context.Context, cfg *config.Config, rb *rebuilt, dir strin
 				}
 				sc["mmd"] = v
 			case "sw":
-				rng := seed.Stream(cfg.Seed, "set-sw", k, 0)
-				v, err := sliced.Distance(samples, truths, 200, rng)
+				if dirs == nil {
+					dirs = sliced.Directions(200, shape.Len(), seed.Stream(cfg.Seed, "set-sw", "", 0))
+				}
+				ps, err := sliced.Project(samples, dirs)
+				if err != nil {
+					return nil, fmt.Errorf("metric sw of %s: %w", k, err)
+				}
+				pt, err := sliced.Project(truths, dirs)
+				if err != nil {
+					return nil, fmt.Errorf("metric sw of %s: %w", k, err)
+				}
+				v, err := sliced.DistanceProjected(ps, pt)
 				if err != nil {
 					return nil, fmt.Errorf("metric sw of %s: %w", k, err)
 				}
