@@ -26,16 +26,20 @@ var transports = []struct {
 }{
 	{"in-process", nil},
 	{"grpc-bytes", func(b *testing.B, path string) (sdk.Solver, func()) {
-		return open(b, path, Config{NoSharedMemory: true, RemoteOperator: true})
+		return open(b, path, Config{NoSharedMemory: true, RemoteOperator: true, NoDoorbell: true})
 	}},
 	{"grpc-shm-remote-op", func(b *testing.B, path string) (sdk.Solver, func()) {
-		return open(b, path, Config{RemoteOperator: true})
+		return open(b, path, Config{RemoteOperator: true, NoDoorbell: true})
+	}},
+	{"grpc-shm-no-doorbell", func(b *testing.B, path string) (sdk.Solver, func()) {
+		return open(b, path, Config{NoDoorbell: true})
 	}},
 	{"grpc-shm", func(b *testing.B, path string) (sdk.Solver, func()) { return open(b, path, Config{}) }},
 }
 
-// open starts the plugin at path with cfg (the default: shared memory and
-// the operator's replica in the plugin).
+// open starts the plugin at path with cfg (the default, "grpc-shm": shared
+// memory, model calls on its doorbell, the operator's replica in the
+// plugin).
 func open(b *testing.B, path string, cfg Config) (sdk.Solver, func()) {
 	cfg.Log = io.Discard
 	p, err := Open(path, cfg)

@@ -84,7 +84,9 @@ func TestEPSPluginMatchesInProcess(t *testing.T) {
 	for _, remoteOp := range []bool{false, true} {
 		t.Run(fmt.Sprintf("remote-operator=%v", remoteOp), func(t *testing.T) {
 			cfg := quiet()
-			cfg.RemoteOperator = remoteOp
+			// The default (operator replica, model calls on the doorbell)
+			// and the all-gRPC path.
+			cfg.RemoteOperator, cfg.NoDoorbell = remoteOp, remoteOp
 			pl, err := Open(filepath.Join(bin, "ipbench-solver-eps"), cfg)
 			if err != nil {
 				t.Fatal(err)
@@ -114,6 +116,10 @@ func TestEPSPluginMatchesInProcess(t *testing.T) {
 			calls := pl.sessions.opCalls.Load()
 			if remoteOp && calls == 0 || !remoteOp && calls != 0 {
 				t.Errorf("remote operator %v: the host served %d operator calls", remoteOp, calls)
+			}
+			// Every model call went through the doorbell, or none did.
+			if mc := pl.sessions.modelCalls.Load(); remoteOp && mc != 2*21 || !remoteOp && mc != 0 {
+				t.Errorf("doorbell %v: the Model service served %d calls", !remoteOp, mc)
 			}
 			local := sdk.NewRows(16, 8)
 			if err := (eps.Solver{}).Solve(context.Background(), local, prob, counted, seeds, 21, params); err != nil {

@@ -51,6 +51,9 @@ type Config struct {
 	// NoSharedMemory sends every tensor inside the gRPC messages instead of
 	// through a shared memory region (for comparison; slower).
 	NoSharedMemory bool
+	// NoDoorbell sends every model call through the gRPC Model service
+	// instead of the shared memory doorbell (for comparison; slower).
+	NoDoorbell bool
 	// RemoteOperator keeps the plugin on the host's Operator service for
 	// every product, instead of sending it a description of A from which it
 	// may build a local replica (for comparison and tests; slower).
@@ -306,6 +309,18 @@ func (p *Plugin) Solve(ctx context.Context, dst [][]float64, prob sdk.Problem, m
 	// ordinary error.
 	callCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	if se.region != nil && !p.cfg.NoDoorbell {
+		if db, err := wire.NewDoorbell(se.region); err == nil {
+			db.Clear()
+			req.Doorbell = true
+			serveCtx, stopServe := context.WithCancel(callCtx)
+			done := make(chan struct{})
+			go func() { defer close(done); db.Serve(serveCtx, se.bell(callCtx, db)) }()
+			// Deferred after cancel, so it runs first: the server has
+			// answered its last call before the region is reused.
+			defer func() { stopServe(); <-done }()
+		}
+	}
 	var timedOut atomic.Bool
 	if p.cfg.Timeout > 0 {
 		timer := time.AfterFunc(p.cfg.Timeout, func() { timedOut.Store(true); cancel() })

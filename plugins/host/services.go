@@ -57,7 +57,8 @@ type sessions struct {
 	next uint64
 	m    map[uint64]*session
 
-	opCalls atomic.Int64 // Operator service calls served, for tests
+	opCalls    atomic.Int64 // Operator service calls served, for tests
+	modelCalls atomic.Int64 // Model service calls served (not the doorbell's)
 }
 
 func (s *sessions) add(se *session) uint64 {
@@ -233,6 +234,7 @@ type modelServer struct {
 }
 
 func (ms *modelServer) run(req *pb.ModelRequest, f func(m sdk.Model, dst, x, v [][]float64) error) (*pb.OpResponse, error) {
+	ms.s.modelCalls.Add(1)
 	se, err := ms.s.get(req.Session)
 	if err != nil {
 		return nil, err
@@ -277,4 +279,32 @@ func (ms *modelServer) DenoiseEPS(ctx context.Context, req *pb.ModelRequest) (*p
 
 func (ms *modelServer) Restore(ctx context.Context, req *pb.ModelRequest) (*pb.OpResponse, error) {
 	return ms.run(req, func(m sdk.Model, dst, x, _ [][]float64) error { return m.Restore(ctx, dst, x, req.Sigma) })
+}
+
+// bell answers the model calls rung on the session's doorbell, on the same
+// counted model as the Model service.
+func (se *session) bell(ctx context.Context, db *wire.Doorbell) func(wire.Call) error {
+	return func(c wire.Call) error {
+		if _, d := se.op.Dims(); c.D != d {
+			return fmt.Errorf("doorbell: rows of length %d, the problem's are %d", c.D, d)
+		}
+		x, v, out, err := db.Rows(c)
+		if err != nil {
+			return err
+		}
+		switch c.Op {
+		case wire.OpDenoise:
+			return se.model.Denoise(ctx, out, x, c.Sigma)
+		case wire.OpVJP:
+			if v == nil {
+				return fmt.Errorf("VJP without v")
+			}
+			return se.model.VJP(ctx, out, x, c.Sigma, v)
+		case wire.OpDenoiseEPS:
+			return se.model.DenoiseEPS(ctx, out, x, c.Sigma)
+		case wire.OpRestore:
+			return se.model.Restore(ctx, out, x, c.Sigma)
+		}
+		return fmt.Errorf("doorbell: unknown call %d", c.Op)
+	}
 }

@@ -465,7 +465,11 @@ type SolveRequest struct {
 	// evaluate it locally instead of calling the Operator service (operator
 	// calls are not counted, so only the speed changes). Unset: call the
 	// service. Plugins that do not know the kind must call the service.
-	Operator      *OperatorSpec `protobuf:"bytes,14,opt,name=operator,proto3" json:"operator,omitempty"`
+	Operator *OperatorSpec `protobuf:"bytes,14,opt,name=operator,proto3" json:"operator,omitempty"`
+	// The host answers model calls rung on the doorbell in the first 4096
+	// bytes of the shared memory region (see plugins/wire.Doorbell), which the
+	// plugin reserves before any other allocation; false: Model service only.
+	Doorbell      bool `protobuf:"varint,15,opt,name=doorbell,proto3" json:"doorbell,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -596,6 +600,13 @@ func (x *SolveRequest) GetOperator() *OperatorSpec {
 		return x.Operator
 	}
 	return nil
+}
+
+func (x *SolveRequest) GetDoorbell() bool {
+	if x != nil {
+		return x.Doorbell
+	}
+	return false
 }
 
 // OperatorSpec describes an operator of the host's harness/operator package
@@ -1081,7 +1092,7 @@ const file_ipbench_proto_rawDesc = "" +
 	"\x06params\x18\x05 \x03(\v2\x18.ipbench.plugin.v1.ParamR\x06params\"&\n" +
 	"\x04Seed\x12\x0e\n" +
 	"\x02hi\x18\x01 \x01(\x04R\x02hi\x12\x0e\n" +
-	"\x02lo\x18\x02 \x01(\x04R\x02lo\"\x8d\x04\n" +
+	"\x02lo\x18\x02 \x01(\x04R\x02lo\"\xa9\x04\n" +
 	"\fSolveRequest\x12\x1b\n" +
 	"\tbroker_id\x18\x01 \x01(\rR\bbrokerId\x12\x18\n" +
 	"\asession\x18\x02 \x01(\x04R\asession\x12'\n" +
@@ -1097,7 +1108,8 @@ const file_ipbench_proto_rawDesc = "" +
 	"\ahas_svd\x18\v \x01(\bR\x06hasSvd\x12\x19\n" +
 	"\bshm_path\x18\f \x01(\tR\ashmPath\x12\x19\n" +
 	"\bshm_size\x18\r \x01(\x04R\ashmSize\x12;\n" +
-	"\boperator\x18\x0e \x01(\v2\x1f.ipbench.plugin.v1.OperatorSpecR\boperator\x1a9\n" +
+	"\boperator\x18\x0e \x01(\v2\x1f.ipbench.plugin.v1.OperatorSpecR\boperator\x12\x1a\n" +
+	"\bdoorbell\x18\x0f \x01(\bR\bdoorbell\x1a9\n" +
 	"\vParamsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\x01R\x05value:\x028\x01\"\xce\x01\n" +
