@@ -20,6 +20,7 @@ import (
 	"github.com/ipbench/ipbench/metrics/distribution"
 	"github.com/ipbench/ipbench/metrics/features"
 	"github.com/ipbench/ipbench/metrics/sliced"
+	"github.com/ipbench/ipbench/plugins/sdk"
 	"github.com/ipbench/ipbench/reports/html"
 	"github.com/ipbench/ipbench/reports/summary"
 )
@@ -142,12 +143,12 @@ func computeSets(ctx context.Context, cfg *config.Config, rb *rebuilt, dir strin
 		}
 		sort.Slice(idx, func(a, b int) bool { return s.images[idx[a]] < s.images[idx[b]] })
 		samples, truths := make([][]float64, len(idx)), make([][]float64, len(idx))
+		errs := make([]error, len(idx))
+		sdk.ParallelRows(len(idx), func(j int) { samples[j], errs[j] = dataset.ReadPNG(s.paths[idx[j]], shape) })
 		for j, i := range idx {
-			x, err := dataset.ReadPNG(s.paths[i], shape)
-			if err != nil {
-				return nil, fmt.Errorf("set scores of %s: %w", k, err)
+			if errs[j] != nil {
+				return nil, fmt.Errorf("set scores of %s: %w", k, errs[j])
 			}
-			samples[j] = x
 			ds, img, _ := strings.Cut(s.images[i], "\x00")
 			d := rb.datasets[ds]
 			if d == nil || d.Truth[img] == nil {

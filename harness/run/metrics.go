@@ -14,6 +14,7 @@ import (
 	"github.com/ipbench/ipbench/metrics/features"
 	"github.com/ipbench/ipbench/metrics/fidelity"
 	"github.com/ipbench/ipbench/metrics/sliced"
+	"github.com/ipbench/ipbench/plugins/sdk"
 )
 
 // scorer computes the per-sample metrics of a run's batches. It holds what
@@ -85,18 +86,20 @@ func (s *scorer) score(b Batch, d *Dataset, op operator.Operator, y []float64, d
 	for _, name := range c.Metrics {
 		switch name {
 		case "psnr", "ssim":
-			for i := range dst {
-				var v float64
-				var err error
+			// The samples in parallel, as the sampler runs them.
+			vals, errs := make([]float64, len(dst)), make([]error, len(dst))
+			sdk.ParallelRows(len(dst), func(i int) {
 				if name == "psnr" {
-					v, err = fidelity.PSNR(dst[i], truth) // +Inf for an exact copy of the truth
+					vals[i], errs[i] = fidelity.PSNR(dst[i], truth) // +Inf for an exact copy of the truth
 				} else {
-					v, err = fidelity.SSIM(dst[i], truth, sh.C, sh.H, sh.W)
+					vals[i], errs[i] = fidelity.SSIM(dst[i], truth, sh.C, sh.H, sh.W)
 				}
-				if err != nil {
-					return nil, fmt.Errorf("%s: %w", where(name, i), err)
+			})
+			for i := range dst {
+				if errs[i] != nil {
+					return nil, fmt.Errorf("%s: %w", where(name, i), errs[i])
 				}
-				out[i][name] = v
+				out[i][name] = vals[i]
 			}
 		case "crps":
 			v, err := fidelity.CRPS(dst, truth)
