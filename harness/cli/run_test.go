@@ -238,14 +238,25 @@ func TestInterruptedRun(t *testing.T) {
 	}
 	dir := t.TempDir()
 	out := filepath.Join(dir, "rec")
-	cfg := writeConfig(t, dir, out)
+	// DPS at 1000 NFE makes each of its batches last a good part of a
+	// second, so that the run is still going when the interrupt comes.
+	cfg := write(t, dir, "bench.yaml", strings.Replace(fmt.Sprintf(runConfig, out), "nfe: [200]", "nfe: [1000]", 1))
 	cmd := ipbench("run", cfg)
 	var b bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &b, &b
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(700 * time.Millisecond)
+	// Interrupt once the first batches are recorded.
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if st, err := store.OpenExisting(out); err == nil {
+			rows, _ := st.Rows()
+			st.Close()
+			if len(rows) > 0 {
+				break
+			}
+		}
+	}
 	syscall.Kill(-cmd.Process.Pid, syscall.SIGINT)
 	if err := cmd.Wait(); err != nil {
 		t.Fatalf("interrupted run: %v\n%s", err, b.String())
