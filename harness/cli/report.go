@@ -98,7 +98,7 @@ func floorOf(name string, groups []summary.Group) string {
 // lowerIsBetter names the metrics whose best value is the smallest.
 var lowerIsBetter = map[string]bool{
 	"crps": true, "lpips": true, "sw_ratio": true, "mean_error": true, "weight_tv": true,
-	"mmd": true, "sw": true, "fid": true, "kid": true,
+	"mmd": true, "sw": true, "fid": true, "kid": true, "mmd_inception": true,
 }
 
 // section is the table of one dataset and task.

@@ -71,7 +71,8 @@ func quantized(x []float64) []float64 {
 // PNG, against the image's truth quantized the same way. mmd is MMD² with
 // the median-heuristic Gaussian kernel over the first MMDImages images; sw
 // is the sliced Wasserstein distance (200 directions, the same for every
-// set of the report); fid and kid run the
+// set of the report); fid, kid and mmd_inception (MMD² as mmd, on the
+// features) run the
 // configured Inception export (pool3) on the images mapped to [0, 1] and
 // resized to 299×299, KID over 100 subsets of min(1000, n) images.
 func computeSets(ctx context.Context, cfg *config.Config, rb *rebuilt, dir string, rows []store.Row) (setScores, error) {
@@ -108,7 +109,7 @@ func computeSets(ctx context.Context, cfg *config.Config, rb *rebuilt, dir strin
 		s.paths = append(s.paths, filepath.Join(dir, r.Output))
 	}
 	var inception *features.Inception
-	if slices.Contains(want, "fid") || slices.Contains(want, "kid") {
+	if slices.Contains(want, "fid") || slices.Contains(want, "kid") || slices.Contains(want, "mmd_inception") {
 		var err error
 		if inception, err = features.OpenInception(cfg.Features.Inception, 0); err != nil {
 			return nil, fmt.Errorf("metric fid/kid: %w", err)
@@ -186,7 +187,7 @@ func computeSets(ctx context.Context, cfg *config.Config, rb *rebuilt, dir strin
 					return nil, fmt.Errorf("metric sw of %s: %w", k, err)
 				}
 				sc["sw"] = v
-			case "fid", "kid":
+			case "fid", "kid", "mmd_inception":
 				if _, done := sc["fid_done"]; done {
 					continue
 				}
@@ -221,6 +222,14 @@ func computeSets(ctx context.Context, cfg *config.Config, rb *rebuilt, dir strin
 						return nil, fmt.Errorf("metric fid of %s: %w", k, err)
 					}
 					sc["fid"] = v
+				}
+				if slices.Contains(want, "mmd_inception") {
+					n := min(len(fs), MMDImages)
+					v, _, err := distribution.MMD2GaussianMedian(fs[:n], ft[:n])
+					if err != nil {
+						return nil, fmt.Errorf("metric mmd_inception of %s: %w", k, err)
+					}
+					sc["mmd_inception"] = v
 				}
 				if slices.Contains(want, "kid") {
 					n := min(1000, len(fs))

@@ -19,7 +19,7 @@ const reportConfig = `output: %s
 seed: 5
 resolution: 16
 samples: 2
-metrics: [psnr, ssim, crps, lpips, exact, mmd, sw, fid, kid]
+metrics: [psnr, ssim, crps, lpips, exact, mmd, sw, fid, kid, mmd_inception]
 %s
 solvers:
   - name: eps
@@ -54,8 +54,8 @@ func TestReportMetrics(t *testing.T) {
 			t.Errorf("report lacks %q:\n%s", want, stdout)
 		}
 	}
-	if n := strings.Count(stdout, noModel); n != 6 { // lpips, fid, kid × 2 rows
-		t.Errorf("%d cells say %q, want 6:\n%s", n, noModel, stdout)
+	if n := strings.Count(stdout, noModel); n != 8 { // lpips, fid, kid, mmd_inception × 2 rows
+		t.Errorf("%d cells say %q, want 8:\n%s", n, noModel, stdout)
 	}
 	var groups []struct {
 		Solver string             `json:"solver"`
@@ -126,7 +126,7 @@ func TestReportFID(t *testing.T) {
 		t.Errorf("%d cells say %q, want 2:\n%s", n, noModel, stdout)
 	}
 	js, _ := os.ReadFile(filepath.Join(out, "report", "results.json"))
-	if !strings.Contains(string(js), `"fid":`) || !strings.Contains(string(js), `"kid":`) {
+	if !strings.Contains(string(js), `"fid":`) || !strings.Contains(string(js), `"kid":`) || !strings.Contains(string(js), `"mmd_inception":`) {
 		t.Errorf("no fid/kid in results.json:\n%.2000s", js)
 	}
 }

@@ -92,6 +92,11 @@ type Model struct {
 type Features struct {
 	LPIPS     string `yaml:"lpips,omitempty"`     // lpips.LPIPS(net="vgg") export
 	Inception string `yaml:"inception,omitempty"` // pytorch-fid Inception pool3 export
+	// The files' SHA-256, filled in when the configuration is read (and
+	// so part of its hash: another export is another benchmark); given in
+	// the configuration, they pin the files.
+	LPIPSSHA256     string `yaml:"lpips_sha256,omitempty"`
+	InceptionSHA256 string `yaml:"inception_sha256,omitempty"`
 }
 
 // Metric says how a metric is computed.
@@ -107,15 +112,16 @@ type Metric struct {
 
 // Metrics are the metrics a configuration may name.
 var Metrics = map[string]Metric{
-	"psnr":  {PerSample: true, Doc: "PSNR in dB on [0, 1] after clamping"},
-	"ssim":  {PerSample: true, Doc: "SSIM (Wang et al. 2004; scikit-image's Gaussian-window settings)"},
-	"crps":  {PerSample: true, Doc: "CRPS per pixel of an image's samples"},
-	"lpips": {PerSample: true, Needs: "lpips", Doc: "LPIPS (VGG) between each sample and its truth"},
-	"exact": {PerSample: true, GMMOnly: true, Doc: "against the exact posterior of each image: sliced Wasserstein over its two-exact-set floor (sw_ratio), error of the sample mean (mean_error) and of the mode weights (weight_tv), with floors"},
-	"mmd":   {Doc: "MMD² (Gaussian kernel, median bandwidth) in pixel space between samples and truths"},
-	"sw":    {Doc: "sliced Wasserstein distance in pixel space between samples and truths"},
-	"fid":   {Needs: "inception", Doc: "FID on Inception pool3 features"},
-	"kid":   {Needs: "inception", Doc: "KID on Inception pool3 features"},
+	"psnr":          {PerSample: true, Doc: "PSNR in dB on [0, 1] after clamping"},
+	"ssim":          {PerSample: true, Doc: "SSIM (Wang et al. 2004; scikit-image's Gaussian-window settings)"},
+	"crps":          {PerSample: true, Doc: "CRPS per pixel of an image's samples"},
+	"lpips":         {PerSample: true, Needs: "lpips", Doc: "LPIPS (VGG) between each sample and its truth"},
+	"exact":         {PerSample: true, GMMOnly: true, Doc: "against the exact posterior of each image: sliced Wasserstein over its two-exact-set floor (sw_ratio), error of the sample mean (mean_error) and of the mode weights (weight_tv), with floors"},
+	"mmd":           {Doc: "MMD² (Gaussian kernel, median bandwidth) in pixel space between samples and truths"},
+	"sw":            {Doc: "sliced Wasserstein distance in pixel space between samples and truths"},
+	"fid":           {Needs: "inception", Doc: "FID on Inception pool3 features"},
+	"kid":           {Needs: "inception", Doc: "KID on Inception pool3 features"},
+	"mmd_inception": {Needs: "inception", Doc: "MMD² (Gaussian kernel, median bandwidth) on Inception pool3 features"},
 }
 
 // metricNames lists Metrics' names, sorted.
@@ -210,13 +216,27 @@ func (c *Config) fill() error {
 			return fmt.Errorf("metrics[%d]: ssim needs images of at least 11×11 (its Gaussian window), not %d×%d", i, c.Resolution, c.Resolution)
 		}
 	}
-	for name, path := range map[string]string{"lpips": c.Features.LPIPS, "inception": c.Features.Inception} {
-		if path == "" {
+	for _, f := range []struct {
+		name string
+		path string
+		sum  *string
+	}{{"lpips", c.Features.LPIPS, &c.Features.LPIPSSHA256}, {"inception", c.Features.Inception, &c.Features.InceptionSHA256}} {
+		if f.path == "" {
+			if *f.sum != "" {
+				return fmt.Errorf("features: %s_sha256 without a %s file", f.name, f.name)
+			}
 			continue
 		}
-		if st, err := os.Stat(path); err != nil || !st.Mode().IsRegular() {
-			return fmt.Errorf("features: %s: %s is not a readable file", name, path)
+		data, err := os.ReadFile(f.path)
+		if err != nil {
+			return fmt.Errorf("features: %s: %s is not a readable file", f.name, f.path)
 		}
+		sum := sha256.Sum256(data)
+		got := hex.EncodeToString(sum[:])
+		if *f.sum != "" && !strings.EqualFold(*f.sum, got) {
+			return fmt.Errorf("features: %s: %s has SHA-256 %s, not the pinned %s", f.name, f.path, got, *f.sum)
+		}
+		*f.sum = got
 	}
 	if len(c.Solvers) == 0 {
 		return errors.New("solvers: none given")

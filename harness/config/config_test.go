@@ -1,6 +1,9 @@
 package config
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
+	"os"
 	"strings"
 	"testing"
 )
@@ -93,14 +96,36 @@ func TestBadConfigs(t *testing.T) {
 		{"resolution named", strings.Replace(good, "seed: 7", "seed: 7\nresolution: 66", 1), "divisible"},
 		{"folder explained", strings.Replace(good, "kind: gmm\n    means: data/thumbnails", "kind: folder\n    path: data/thumbnails", 1), "needs a trained model"},
 		{"empty", "", "empty"},
-		{"metric named", strings.Replace(good, "seed: 7", "seed: 7\nmetrics: [lpipz]", 1), `unknown metric "lpipz" (available: crps, exact, fid, kid, lpips, mmd, psnr, ssim, sw)`},
+		{"metric named", strings.Replace(good, "seed: 7", "seed: 7\nmetrics: [lpipz]", 1), `unknown metric "lpipz" (available: crps, exact, fid, kid, lpips, mmd, mmd_inception, psnr, ssim, sw)`},
 		{"feature file named", strings.Replace(good, "seed: 7", "seed: 7\nfeatures: {inception: /nonexistent/i.onnx}", 1), "features: inception: /nonexistent/i.onnx is not a readable file"},
 		{"solver task named", strings.Replace(good, "nfe: [100]", "nfe: [100]\n    tasks: [deblur-gauss]", 1), `solvers[1] (dps): tasks: "deblur-gauss" is not one of the run's tasks`},
+		{"feature pin", strings.Replace(good, "seed: 7", "seed: 7\nfeatures: {lpips: config_test.go, lpips_sha256: 00}", 1), "not the pinned 00"},
 		{"exact needs samples", strings.Replace(good, "seed: 7", "seed: 7\nsamples: 1\nmetrics: [exact]", 1), "needs samples ≥ 2"},
 	} {
 		_, err := Parse([]byte(tc.body))
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: error %v, want one containing %q", tc.name, err, tc.want)
 		}
+	}
+}
+
+// A feature network's file is recorded by its SHA-256 in the effective
+// configuration, so that another export makes another hash.
+func TestFeatureChecksum(t *testing.T) {
+	c, err := Parse([]byte(strings.Replace(good, "seed: 7", "seed: 7\nfeatures: {lpips: config_test.go}", 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, _ := os.ReadFile("config_test.go")
+	sum := sha256.Sum256(data)
+	if c.Features.LPIPSSHA256 != hex.EncodeToString(sum[:]) || !strings.Contains(c.YAML(), "lpips_sha256: "+c.Features.LPIPSSHA256) {
+		t.Errorf("lpips_sha256 %q, effective config:\n%s", c.Features.LPIPSSHA256, c.YAML())
+	}
+	d, err := Parse([]byte(strings.Replace(good, "seed: 7", "seed: 7\nfeatures: {lpips: config.go}", 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Hash() == c.Hash() {
+		t.Error("another LPIPS file, the same hash")
 	}
 }
