@@ -97,12 +97,9 @@ func Step(next, sigmaY float64, plus bool) (lambda, gamma float64) {
 
 // Solve draws one sample per row of dst with nfe steps of one NFE each.
 func (Solver) Solve(ctx context.Context, dst [][]float64, p sdk.Problem, m sdk.Model, seeds []sdk.Seed, nfe int, params map[string]float64) error {
-	if nfe < 1 {
-		return fmt.Errorf("ddnm: NFE must be at least 1, got %d", nfe)
-	}
-	sigmaMin, rho := params["sigma_min"], params["rho"]
-	if !(sigmaMin > 0 && p.SigmaMax > sigmaMin && rho > 0) {
-		return fmt.Errorf("ddnm: need 0 < σ_min < σ_max and ρ > 0, got σ_min=%v σ_max=%v ρ=%v", sigmaMin, p.SigmaMax, rho)
+	sigmas, err := edm.Grid(nfe, p.SigmaMax, params)
+	if err != nil {
+		return fmt.Errorf("ddnm: %w", err)
 	}
 	eta, plus := params["eta"], params["plus"] != 0
 	if !(eta >= 0 && eta <= 1) {
@@ -111,7 +108,6 @@ func (Solver) Solve(ctx context.Context, dst [][]float64, p sdk.Problem, m sdk.M
 	if p.SigmaY < 0 {
 		return fmt.Errorf("ddnm: negative σ_y %v", p.SigmaY)
 	}
-	sigmas := edm.Sigmas(nfe, sigmaMin, p.SigmaMax, rho)
 	mm, d := p.Op.Dims()
 	n := len(dst)
 	x0, corr, r := sdk.Rows(ctx, n, d), sdk.Rows(ctx, n, d), sdk.Rows(ctx, n, mm)

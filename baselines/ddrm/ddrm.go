@@ -143,12 +143,9 @@ func newSpectrum(ctx context.Context, op sdk.SVD, y []float64) (spectrum, error)
 
 // Solve draws one sample per row of dst with nfe steps of one NFE each.
 func (Solver) Solve(ctx context.Context, dst [][]float64, p sdk.Problem, m sdk.Model, seeds []sdk.Seed, nfe int, params map[string]float64) error {
-	if nfe < 1 {
-		return fmt.Errorf("ddrm: NFE must be at least 1, got %d", nfe)
-	}
-	sigmaMin, rho := params["sigma_min"], params["rho"]
-	if !(sigmaMin > 0 && p.SigmaMax > sigmaMin && rho > 0) {
-		return fmt.Errorf("ddrm: need 0 < σ_min < σ_max and ρ > 0, got σ_min=%v σ_max=%v ρ=%v", sigmaMin, p.SigmaMax, rho)
+	sigmas, err := edm.Grid(nfe, p.SigmaMax, params)
+	if err != nil {
+		return fmt.Errorf("ddrm: %w", err)
 	}
 	eta, etaB := params["eta"], params["eta_b"]
 	if !(eta >= 0 && eta <= 1) || !(etaB >= 0 && etaB <= 1) {
@@ -170,7 +167,6 @@ func (Solver) Solve(ctx context.Context, dst [][]float64, p sdk.Problem, m sdk.M
 		return err
 	}
 	_, d := op.Dims()
-	sigmas := edm.Sigmas(nfe, sigmaMin, p.SigmaMax, rho)
 	sy := p.SigmaY
 	xbar, den, denbar := sdk.Rows(ctx, n, d), sdk.Rows(ctx, n, d), sdk.Rows(ctx, n, d)
 	rng := sdk.Rands(seeds)

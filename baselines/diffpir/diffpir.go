@@ -166,12 +166,9 @@ func (p *prox) step(ctx context.Context, x [][]float64, rho float64) error {
 
 // Solve draws one sample per row of dst with nfe steps of one NFE each.
 func (Solver) Solve(ctx context.Context, dst [][]float64, p sdk.Problem, m sdk.Model, seeds []sdk.Seed, nfe int, params map[string]float64) error {
-	if nfe < 1 {
-		return fmt.Errorf("diffpir: NFE must be at least 1, got %d", nfe)
-	}
-	sigmaMin, rho := params["sigma_min"], params["rho"]
-	if !(sigmaMin > 0 && p.SigmaMax > sigmaMin && rho > 0) {
-		return fmt.Errorf("diffpir: need 0 < σ_min < σ_max and an EDM exponent rho > 0, got σ_min=%v σ_max=%v rho=%v", sigmaMin, p.SigmaMax, rho)
+	sigmas, err := edm.Grid(nfe, p.SigmaMax, params)
+	if err != nil {
+		return fmt.Errorf("diffpir: %w", err)
 	}
 	lambda, zeta := params["lambda"], params["zeta"]
 	if !(lambda > 0) || math.IsInf(lambda, 1) {
@@ -192,7 +189,6 @@ func (Solver) Solve(ctx context.Context, dst [][]float64, p sdk.Problem, m sdk.M
 	if err != nil {
 		return err
 	}
-	sigmas := edm.Sigmas(nfe, sigmaMin, p.SigmaMax, rho)
 	x0 := sdk.Rows(ctx, n, d)
 	rng := sdk.Rands(seeds)
 	if err := edm.Start(dst, p.SigmaMax, rng); err != nil {

@@ -131,12 +131,9 @@ func StepSize(zeta, sigmaNext float64, d int, refDim float64) float64 {
 
 // Solve draws one sample per row of dst with nfe steps.
 func (Solver) Solve(ctx context.Context, dst [][]float64, p sdk.Problem, m sdk.Model, seeds []sdk.Seed, nfe int, params map[string]float64) error {
-	if nfe < 1 {
-		return fmt.Errorf("mpgd: NFE must be at least 1, got %d", nfe)
-	}
-	sigmaMin, rho := params["sigma_min"], params["rho"]
-	if !(sigmaMin > 0 && p.SigmaMax > sigmaMin && rho > 0) {
-		return fmt.Errorf("mpgd: need 0 < σ_min < σ_max and ρ > 0, got σ_min=%v σ_max=%v ρ=%v", sigmaMin, p.SigmaMax, rho)
+	sigmas, err := edm.Grid(nfe, p.SigmaMax, params)
+	if err != nil {
+		return fmt.Errorf("mpgd: %w", err)
 	}
 	eta, total, refDim, k := params["eta"], params["scale_total"], params["ref_dim"], params["grad_steps"]
 	if !(eta >= 0 && eta <= 1) || !(total >= 0) || math.IsInf(total, 0) || !(refDim > 0) || math.IsInf(refDim, 0) {
@@ -159,7 +156,6 @@ func (Solver) Solve(ctx context.Context, dst [][]float64, p sdk.Problem, m sdk.M
 	if n == 0 {
 		return nil
 	}
-	sigmas := edm.Sigmas(nfe, sigmaMin, p.SigmaMax, rho)
 	zeta := total / float64(nfe)
 	x0, g, r := sdk.Rows(ctx, n, d), sdk.Rows(ctx, n, d), sdk.Rows(ctx, n, mm)
 	rng := sdk.Rands(seeds)

@@ -85,12 +85,9 @@ func R2(sigma, c float64) float64 { return sigma * sigma * c / (sigma*sigma + c)
 
 // Solve draws one posterior sample per row of dst with nfe steps.
 func (Solver) Solve(ctx context.Context, dst [][]float64, p sdk.Problem, m sdk.Model, seeds []sdk.Seed, nfe int, params map[string]float64) error {
-	if nfe < 1 {
-		return fmt.Errorf("pigdm: NFE must be at least 1, got %d", nfe)
-	}
-	sigmaMin, rho := params["sigma_min"], params["rho"]
-	if !(sigmaMin > 0 && p.SigmaMax > sigmaMin && rho > 0) {
-		return fmt.Errorf("pigdm: need 0 < σ_min < σ_max and ρ > 0, got σ_min=%v σ_max=%v ρ=%v", sigmaMin, p.SigmaMax, rho)
+	sigmas, err := edm.Grid(nfe, p.SigmaMax, params)
+	if err != nil {
+		return fmt.Errorf("pigdm: %w", err)
 	}
 	eta, c, w := params["eta"], params["data_var"], params["scale"]
 	if !(eta >= 0 && eta <= 1) || !(c > 0) || !(w >= 0) {
@@ -99,7 +96,6 @@ func (Solver) Solve(ctx context.Context, dst [][]float64, p sdk.Problem, m sdk.M
 	if p.SigmaY < 0 {
 		return fmt.Errorf("pigdm: negative σ_y %v", p.SigmaY)
 	}
-	sigmas := edm.Sigmas(nfe, sigmaMin, p.SigmaMax, rho)
 	mm, d := p.Op.Dims()
 	n := len(dst)
 	x0, h, g, r := sdk.Rows(ctx, n, d), sdk.Rows(ctx, n, d), sdk.Rows(ctx, n, d), sdk.Rows(ctx, n, mm)

@@ -56,17 +56,14 @@ func (Solver) Info() sdk.Info {
 
 // Solve draws one sample per row of dst with nfe steps.
 func (Solver) Solve(ctx context.Context, dst [][]float64, p sdk.Problem, m sdk.Model, seeds []sdk.Seed, nfe int, params map[string]float64) error {
-	if nfe < 1 {
-		return fmt.Errorf("restorer: NFE must be at least 1, got %d", nfe)
+	sigmas, err := edm.Grid(nfe, p.SigmaMax, params)
+	if err != nil {
+		return fmt.Errorf("restorer: %w", err)
 	}
-	sigmaMin, rho, eta := params["sigma_min"], params["rho"], params["eta"]
-	if !(sigmaMin > 0 && p.SigmaMax > sigmaMin && rho > 0) {
-		return fmt.Errorf("restorer: need 0 < σ_min < σ_max and ρ > 0, got σ_min=%v σ_max=%v ρ=%v", sigmaMin, p.SigmaMax, rho)
-	}
+	eta := params["eta"]
 	if !(eta >= 0 && eta <= 1) {
 		return fmt.Errorf("restorer: η = %v must be in [0, 1]", eta)
 	}
-	sigmas := edm.Sigmas(nfe, sigmaMin, p.SigmaMax, rho)
 	_, d := p.Op.Dims()
 	n := len(dst)
 	x0 := sdk.Rows(ctx, n, d)

@@ -171,3 +171,18 @@ func Heun(ctx context.Context, x [][]float64, s Schedule, denoise Denoiser) erro
 	}
 	return nil
 }
+
+// Grid returns the noise levels of a solver that takes nfe steps on the EDM
+// grid, σ₀ = σ_max > … > σ_{nfe−1} = σ_min, σ_nfe = 0, with σ_min and ρ
+// from params (Params), after checking nfe ≥ 1, 0 < σ_min < σ_max and
+// ρ > 0.
+func Grid(nfe int, sigmaMax float64, params map[string]float64) ([]float64, error) {
+	if nfe < 1 {
+		return nil, fmt.Errorf("NFE must be at least 1, got %d", nfe)
+	}
+	sigmaMin, rho := params["sigma_min"], params["rho"]
+	if !(sigmaMin > 0 && sigmaMax > sigmaMin && rho > 0) || math.IsInf(sigmaMax, 0) {
+		return nil, fmt.Errorf("need 0 < σ_min < σ_max and ρ > 0, got σ_min=%v σ_max=%v ρ=%v", sigmaMin, sigmaMax, rho)
+	}
+	return Sigmas(nfe, sigmaMin, sigmaMax, rho), nil
+}

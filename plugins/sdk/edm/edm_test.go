@@ -3,6 +3,7 @@ package edm
 import (
 	"context"
 	"math"
+	"strings"
 	"testing"
 )
 
@@ -83,5 +84,29 @@ func TestHeunGaussianClosedForm(t *testing.T) {
 	_ = Heun(context.Background(), x, s, den)
 	if want := c * 10 / (c + 100); math.Abs(x[0][0]-want) > 1e-15 {
 		t.Errorf("1 NFE gives %v, want D(x; σ_max) = %v", x[0][0], want)
+	}
+}
+
+// Grid checks what a solver's schedule needs and names the bad value.
+func TestGrid(t *testing.T) {
+	p := map[string]float64{"sigma_min": SigmaMin, "rho": Rho}
+	s, err := Grid(5, 80, p)
+	if err != nil || len(s) != 6 || s[0] != 80 || s[5] != 0 {
+		t.Errorf("Grid(5, 80) = %v, %v", s, err)
+	}
+	for _, tc := range []struct {
+		nfe  int
+		max  float64
+		p    map[string]float64
+		want string
+	}{
+		{0, 80, p, "NFE must be at least 1, got 0"},
+		{5, 0.001, p, "σ_max=0.001"},
+		{5, 80, map[string]float64{"sigma_min": 0.002, "rho": 0}, "ρ=0"},
+		{5, 80, map[string]float64{"rho": 7}, "σ_min=0"},
+	} {
+		if _, err := Grid(tc.nfe, tc.max, tc.p); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("Grid(%d, %v, %v): error %v, want one containing %q", tc.nfe, tc.max, tc.p, err, tc.want)
+		}
 	}
 }
