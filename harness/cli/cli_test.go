@@ -15,7 +15,7 @@ import (
 // binDir holds the ipbench binary built for the tests, and plugins/ beside it.
 var binDir string
 
-// TestMain builds ipbench and the EPS and DPS plugins into a temporary folder.
+// TestMain builds ipbench and every solver plugin into a temporary folder.
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "ipbench-cli-test-")
 	if err != nil {
@@ -28,8 +28,17 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	if err := plugintest.Build(filepath.Join(dir, "plugins"), map[string]string{
-		"ipbench-solver-eps": "github.com/ipbench/ipbench/eps/cmd/ipbench-solver-eps",
-		"ipbench-solver-dps": "github.com/ipbench/ipbench/baselines/dps/cmd/ipbench-solver-dps",
+		"ipbench-solver-eps":      "github.com/ipbench/ipbench/eps/cmd/ipbench-solver-eps",
+		"ipbench-solver-dps":      "github.com/ipbench/ipbench/baselines/dps/cmd/ipbench-solver-dps",
+		"ipbench-solver-restorer": "github.com/ipbench/ipbench/baselines/restorer/cmd/ipbench-solver-restorer",
+		"ipbench-solver-pigdm":    "github.com/ipbench/ipbench/baselines/pigdm/cmd/ipbench-solver-pigdm",
+		"ipbench-solver-ddrm":     "github.com/ipbench/ipbench/baselines/ddrm/cmd/ipbench-solver-ddrm",
+		"ipbench-solver-ddnm":     "github.com/ipbench/ipbench/baselines/ddnm/cmd/ipbench-solver-ddnm",
+		"ipbench-solver-diffpir":  "github.com/ipbench/ipbench/baselines/diffpir/cmd/ipbench-solver-diffpir",
+		"ipbench-solver-daps":     "github.com/ipbench/ipbench/baselines/daps/cmd/ipbench-solver-daps",
+		"ipbench-solver-mpgd":     "github.com/ipbench/ipbench/baselines/mpgd/cmd/ipbench-solver-mpgd",
+		"ipbench-solver-pinv":     "github.com/ipbench/ipbench/baselines/pinv/cmd/ipbench-solver-pinv",
+		"ipbench-solver-tikhonov": "github.com/ipbench/ipbench/baselines/pinv/cmd/ipbench-solver-tikhonov",
 	}); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
@@ -100,6 +109,38 @@ func TestSampleWritesCountedOutput(t *testing.T) {
 	_ = json.Unmarshal(data, &res)
 	if res.NFE != 4 || res.VJP != 4 || res.SigmaMax != 120 {
 		t.Errorf("dps output: nfe %v vjp %v σ_max %v", res.NFE, res.VJP, res.SigmaMax)
+	}
+}
+
+// Every solver plugin runs through `ipbench sample` on a problem file, and
+// the host counts exactly its NFE rule: one model call per step (20), none
+// for the linear floors; a VJP per step for DPS and ΠGDM only.
+func TestEverySolverSamples(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "p.json")
+	if code, _, stderr := run(t, "gmm", "family", "--dim", "8", "--obs", "2", "--seed", "3", "--out", p); code != 0 {
+		t.Fatal(stderr)
+	}
+	for _, tc := range []struct {
+		solver   string
+		nfe, vjp float64
+	}{
+		{"eps", 20, 0}, {"restorer", 20, 0}, {"dps", 20, 20}, {"pigdm", 20, 20}, {"ddrm", 20, 0}, {"ddnm", 20, 0},
+		{"diffpir", 20, 0}, {"daps", 20, 0}, {"mpgd", 20, 0}, {"pinv", 0, 0}, {"tikhonov", 0, 0},
+	} {
+		out := filepath.Join(dir, tc.solver+".json")
+		if code, _, stderr := run(t, "sample", "--problem-file", p, "--solver", tc.solver, "--nfe", "20", "--n", "16", "--out", out); code != 0 {
+			t.Errorf("%s: exit %d: %s", tc.solver, code, stderr)
+			continue
+		}
+		var res struct {
+			Samples  [][]float64 `json:"samples"`
+			NFE, VJP float64
+		}
+		data, _ := os.ReadFile(out)
+		if err := json.Unmarshal(data, &res); err != nil || len(res.Samples) != 16 || res.NFE != tc.nfe || res.VJP != tc.vjp {
+			t.Errorf("%s: %d samples, %v NFE and %v VJP counted (%v), want 16, %v and %v", tc.solver, len(res.Samples), res.NFE, res.VJP, err, tc.nfe, tc.vjp)
+		}
 	}
 }
 

@@ -67,13 +67,8 @@ func runSample(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return asInput(err)
 	}
 	// A problem file's operator is a dense matrix (it has an SVD), and its
-	// model the exact mixture (a VJP and the EPS denoiser, no conditional
-	// restorer yet).
-	for _, c := range s.Info().Capabilities {
-		if c == sdk.Conditional {
-			return badInput("solver %s needs a conditional model, which the exact mixture model of a problem file does not give yet", s.Info().Name)
-		}
-	}
+	// model the exact mixture, bound to the file's measurement: a VJP, the
+	// EPS denoiser and the conditional denoiser, whatever a solver needs.
 	res, err := sample.Run(ctx, s, p, sample.Options{NFE: *nfe, N: *n, Seed: *seed, SigmaMax: *sigmaMax, Params: params, Batch: *batch})
 	if err != nil {
 		return err
