@@ -1,7 +1,6 @@
 package distribution
 
 import (
-	"fmt"
 	"math"
 	"slices"
 
@@ -43,14 +42,9 @@ func MMD2GaussianMedian(a, b [][]float64) (mmd2, bandwidth float64, err error) {
 			dist = append(dist, math.Sqrt(sq(i, j)))
 		}
 	}
-	slices.Sort(dist)
-	k := len(dist)
-	h := dist[k/2]
-	if k%2 == 0 {
-		h = (dist[k/2-1] + dist[k/2]) / 2
-	}
-	if !(h > 0) {
-		return 0, 0, fmt.Errorf("median bandwidth: median pairwise distance is %v", h)
+	h, err := medianDistance(dist)
+	if err != nil {
+		return 0, 0, err
 	}
 	kern := func(i, j int) float64 { return math.Exp(-sq(i, j) / (2 * h * h)) }
 	within := func(lo, hi int) float64 {

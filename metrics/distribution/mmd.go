@@ -141,6 +141,13 @@ func MedianBandwidth(a, b [][]float64) (float64, error) {
 			dist = append(dist, floats.Distance(z[i], z[j], 2))
 		}
 	}
+	return medianDistance(dist)
+}
+
+// medianDistance returns the median of the pairwise distances dist (sorted
+// in place; the mean of the two middle ones for an even count), which must
+// be positive.
+func medianDistance(dist []float64) (float64, error) {
 	slices.Sort(dist)
 	n := len(dist)
 	med := dist[n/2]
