@@ -2,6 +2,7 @@ package ddnm
 
 import (
 	"math"
+	"strings"
 	"testing"
 
 	"github.com/ipbench/ipbench/baselines/internal/solvertest"
@@ -157,5 +158,46 @@ func TestRefereeMCGdiff(t *testing.T) {
 		if c.NFE() != 100*500 || c.VJPs() != 0 {
 			t.Errorf("counted %d NFE and %d VJP, want %d and 0", c.NFE(), c.VJPs(), 100*500)
 		}
+	}
+}
+
+// The NFE rule of time travel, worked by hand: 100 base steps with l = 10,
+// r = 3 travel at the ends of blocks 1–9 (not the last), 2·10 extra calls
+// each: 280. The host counts exactly the requested total, and a total the
+// rule cannot reach names its neighbours.
+func TestTimeTravelNFE(t *testing.T) {
+	if got := TravelNFE(100, 10, 3); got != 280 {
+		t.Errorf("TravelNFE(100, 10, 3) = %d, want 280", got)
+	}
+	if got := TravelNFE(7, 0, 3); got != 7 {
+		t.Errorf("no travel: %d, want 7", got)
+	}
+	if n, err := baseSteps(280, 10, 3); n != 100 || err != nil {
+		t.Errorf("baseSteps(280) = %d, %v", n, err)
+	}
+	if _, err := baseSteps(281, 10, 3); err == nil || !strings.Contains(err.Error(), "nearest are 280 and 301") {
+		t.Errorf("baseSteps(281): %v", err)
+	}
+	const n = 40
+	nfe := TravelNFE(20, 5, 3) // 20 + 2·5·3 = 50
+	_, c, _ := solvertest.Referee(t, Solver{}, nfe, n, map[string]float64{"travel_length": 5, "travel_repeat": 3})
+	if c.NFE() != int64(nfe*n) || c.VJPs() != 0 {
+		t.Errorf("counted %d NFE, %d VJP; want %d and 0", c.NFE(), c.VJPs(), nfe*n)
+	}
+}
+
+// Time travel with the authors' example setting (l = 10, r = 3 on 100 base
+// steps, 280 NFE) on the referee's problem: measured ratio 27.81 and weight
+// TV 0.246 against 40.40 and 0.462 for the same 100 steps without it (and
+// 46.75 for 50 base steps with travel, 130 NFE: at equal NFE it does not
+// pay here). Bound: 1.5× the measured ratio.
+func TestTimeTravelReferee(t *testing.T) {
+	sc, c, _ := solvertest.Referee(t, Solver{}, 280, 500, map[string]float64{"travel_length": 10, "travel_repeat": 3})
+	t.Logf("280 NFE (100 steps, l = 10, r = 3): ratio %.2f, weight TV %.3f", sc.Ratio, sc.WeightError)
+	if sc.Ratio > 41.7 {
+		t.Errorf("referee ratio %.2f above 41.7", sc.Ratio)
+	}
+	if c.NFE() != 280*500 {
+		t.Errorf("counted %d NFE, want %d", c.NFE(), 280*500)
 	}
 }
