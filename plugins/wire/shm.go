@@ -128,7 +128,7 @@ func (r *Region) Free(off int) {
 
 // float64s returns the n float64 at byte offset off, in place.
 func (r *Region) float64s(off, n int) ([]float64, error) {
-	if off < 0 || n < 0 || off%8 != 0 || off+8*n > len(r.data) {
+	if off < 0 || n < 0 || off%8 != 0 || off > len(r.data) || n > (len(r.data)-off)/8 {
 		return nil, fmt.Errorf("shared memory range [%d, %d) outside the %d-byte region or unaligned", off, off+8*n, len(r.data))
 	}
 	if n == 0 {
@@ -140,6 +140,11 @@ func (r *Region) float64s(off, n int) ([]float64, error) {
 // View returns n rows of length d at off, in place: the other process sees
 // every write.
 func (r *Region) View(off, n, d int) ([][]float64, error) {
+	// A shape from the other process is checked before n·d is formed: a
+	// product that wraps around must not pass for a small one.
+	if n < 0 || d < 0 || n > len(r.data) || (d > 0 && n > len(r.data)/8/d) {
+		return nil, fmt.Errorf("shared memory view of shape [%d %d] does not fit the %d-byte region", n, d, len(r.data))
+	}
 	buf, err := r.float64s(off, n*d)
 	if err != nil {
 		return nil, err

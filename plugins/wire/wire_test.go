@@ -106,4 +106,14 @@ func TestRegion(t *testing.T) {
 	if _, err := OpenRegion(r.Path(), 100); err == nil {
 		t.Error("wrong size: no error")
 	}
+	// Shapes and offsets from a misbehaving process: errors, never a panic
+	// or a huge allocation (n·d that wraps around, an offset near the top
+	// of the integers, a huge n of empty rows).
+	for _, tc := range []struct{ off, n, d int }{
+		{0, 1 << 62, 4}, {0, math.MaxInt / 3, 3}, {math.MaxInt - 7, 1, 1}, {0, math.MaxInt, 0}, {-8, 1, 1}, {8, -1, 2},
+	} {
+		if _, err := q.View(tc.off, tc.n, tc.d); err == nil {
+			t.Errorf("View(%d, %d, %d): no error", tc.off, tc.n, tc.d)
+		}
+	}
 }
