@@ -13,6 +13,7 @@ import (
 	"slices"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/ipbench/ipbench/harness/atomicfile"
@@ -84,7 +85,7 @@ func columns(cfg *config.Config, groups []summary.Group) []column {
 	return cols
 }
 
-func isFloor(name string) bool { return len(name) > 6 && name[len(name)-6:] == "_floor" }
+func isFloor(name string) bool { return strings.HasSuffix(name, "_floor") }
 
 func floorOf(name string, groups []summary.Group) string {
 	for _, g := range groups {

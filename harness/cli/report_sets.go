@@ -28,8 +28,10 @@ import (
 // setScores holds the scores of whole sets by group ("dataset/task/solver/nfe").
 type setScores map[string]map[string]float64
 
-func groupKey(g summary.Group) string {
-	return fmt.Sprintf("%s/%s/%s/%d", g.Dataset, g.Task, g.Solver, g.NFE)
+func groupKey(g summary.Group) string { return setKey(g.Dataset, g.Task, g.Solver, g.NFE) }
+
+func setKey(dataset, task, solver string, nfe int) string {
+	return fmt.Sprintf("%s/%s/%s/%d", dataset, task, solver, nfe)
 }
 
 // MMDImages caps the images of a set that MMD compares: its cost grows as
@@ -53,17 +55,6 @@ func rebuild(cfg *config.Config) (*rebuilt, error) {
 		rb.datasets[d.Name] = d
 	}
 	return rb, nil
-}
-
-// quantized returns x as the 8-bit image a PNG would hold, back in
-// [-1, 1], so that truths and samples (read from their PNGs) are compared
-// as the same kind of image.
-func quantized(x []float64) []float64 {
-	q := make([]float64, len(x))
-	for i, v := range x {
-		q[i] = math.Round((math.Max(-1, math.Min(1, v))+1)*127.5)/127.5 - 1
-	}
-	return q
 }
 
 // computeSets scores each group's set of samples against the set of its
@@ -98,7 +89,7 @@ func computeSets(ctx context.Context, cfg *config.Config, rb *rebuilt, dir strin
 		if r.Status != store.StatusOK || r.Sample != 0 || r.Output == "" {
 			continue
 		}
-		k := fmt.Sprintf("%s/%s/%s/%d", r.Dataset, r.Task, r.Solver, r.NFE)
+		k := setKey(r.Dataset, r.Task, r.Solver, r.NFE)
 		s := byKey[k]
 		if s == nil {
 			s = &set{key: k}
@@ -155,10 +146,39 @@ func computeSets(ctx context.Context, cfg *config.Config, rb *rebuilt, dir strin
 			if d == nil || d.Truth[img] == nil {
 				return nil, fmt.Errorf("set scores of %s: the configuration has no image %s in dataset %s", k, img, ds)
 			}
-			truths[j] = quantized(d.Truth[img])
+			truths[j] = dataset.Quantized(d.Truth[img])
 		}
 		if len(samples) < 2 {
 			continue // one image: no set to score
+		}
+		// The Inception features of the set, once for fid, kid and
+		// mmd_inception; a truth's features once for every set it is in.
+		var fs, ft [][]float64
+		if inception != nil {
+			var err error
+			if fs, err = feats(samples); err != nil {
+				return nil, fmt.Errorf("inception features of %s: %w", k, err)
+			}
+			ft = make([][]float64, len(idx))
+			var todo [][]float64
+			var todoAt []int
+			for j, i := range idx {
+				if f, ok := truthFeat[s.images[i]]; ok {
+					ft[j] = f
+				} else {
+					todo, todoAt = append(todo, truths[j]), append(todoAt, j)
+				}
+			}
+			if len(todo) > 0 {
+				f, err := feats(todo)
+				if err != nil {
+					return nil, fmt.Errorf("inception features of %s: %w", k, err)
+				}
+				for t, j := range todoAt {
+					ft[j] = f[t]
+					truthFeat[s.images[idx[j]]] = f[t]
+				}
+			}
 		}
 		sc := map[string]float64{}
 		for _, m := range want {
@@ -187,61 +207,28 @@ func computeSets(ctx context.Context, cfg *config.Config, rb *rebuilt, dir strin
 					return nil, fmt.Errorf("metric sw of %s: %w", k, err)
 				}
 				sc["sw"] = v
-			case "fid", "kid", "mmd_inception":
-				if _, done := sc["fid_done"]; done {
-					continue
-				}
-				sc["fid_done"] = 1
-				fs, err := feats(samples)
+			case "fid":
+				v, err := distribution.Frechet(fs, ft)
 				if err != nil {
-					return nil, fmt.Errorf("metric %s of %s: %w", m, k, err)
+					return nil, fmt.Errorf("metric fid of %s: %w", k, err)
 				}
-				ft := make([][]float64, len(idx))
-				var todo [][]float64
-				var todoAt []int
-				for j, i := range idx {
-					if f, ok := truthFeat[s.images[i]]; ok {
-						ft[j] = f
-					} else {
-						todo, todoAt = append(todo, truths[j]), append(todoAt, j)
-					}
+				sc["fid"] = v
+			case "mmd_inception":
+				n := min(len(fs), MMDImages)
+				v, _, err := distribution.MMD2GaussianMedian(fs[:n], ft[:n])
+				if err != nil {
+					return nil, fmt.Errorf("metric mmd_inception of %s: %w", k, err)
 				}
-				if len(todo) > 0 {
-					f, err := feats(todo)
-					if err != nil {
-						return nil, fmt.Errorf("metric %s of %s: %w", m, k, err)
-					}
-					for t, j := range todoAt {
-						ft[j] = f[t]
-						truthFeat[s.images[idx[j]]] = f[t]
-					}
+				sc["mmd_inception"] = v
+			case "kid":
+				n := min(1000, len(fs))
+				mean, sd, err := distribution.KID(fs, ft, 100, n, rand.New(rand.NewPCG(cfg.Seed, 7)))
+				if err != nil {
+					return nil, fmt.Errorf("metric kid of %s: %w", k, err)
 				}
-				if slices.Contains(want, "fid") {
-					v, err := distribution.Frechet(fs, ft)
-					if err != nil {
-						return nil, fmt.Errorf("metric fid of %s: %w", k, err)
-					}
-					sc["fid"] = v
-				}
-				if slices.Contains(want, "mmd_inception") {
-					n := min(len(fs), MMDImages)
-					v, _, err := distribution.MMD2GaussianMedian(fs[:n], ft[:n])
-					if err != nil {
-						return nil, fmt.Errorf("metric mmd_inception of %s: %w", k, err)
-					}
-					sc["mmd_inception"] = v
-				}
-				if slices.Contains(want, "kid") {
-					n := min(1000, len(fs))
-					mean, sd, err := distribution.KID(fs, ft, 100, n, rand.New(rand.NewPCG(cfg.Seed, 7)))
-					if err != nil {
-						return nil, fmt.Errorf("metric kid of %s: %w", k, err)
-					}
-					sc["kid"], sc["kid_sd"] = mean, sd
-				}
+				sc["kid"], sc["kid_sd"] = mean, sd
 			}
 		}
-		delete(sc, "fid_done")
 		out[k] = sc
 	}
 	return out, nil

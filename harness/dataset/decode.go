@@ -17,59 +17,60 @@ func cropSquare(r image.Rectangle) image.Rectangle {
 	return image.Rect(x0, y0, x0+s, y0+s)
 }
 
-// samples returns the samples of img inside the square sq as integer-valued
-// planes of side s (one plane for gray images, three for colour) and the
+// samples returns the samples of img inside the rectangle sq as
+// integer-valued planes of sq's size, row-major (one plane for gray images,
+// three for colour) and the
 // sample value of full intensity (255 or 65535). Alpha is dropped: colour
 // channels are taken non-premultiplied.
 func samples(img image.Image, sq image.Rectangle) (planes [][]float64, full float64) {
-	s := sq.Dx()
+	w, h := sq.Dx(), sq.Dy()
 	newPlanes := func(c int) [][]float64 {
 		p := make([][]float64, c)
 		for i := range p {
-			p[i] = make([]float64, s*s)
+			p[i] = make([]float64, w*h)
 		}
 		return p
 	}
 	switch m := img.(type) {
 	case *image.Gray:
 		planes = newPlanes(1)
-		for y := range s {
+		for y := range h {
 			off := m.PixOffset(sq.Min.X, sq.Min.Y+y)
-			for x := range s {
-				planes[0][y*s+x] = float64(m.Pix[off+x])
+			for x := range w {
+				planes[0][y*w+x] = float64(m.Pix[off+x])
 			}
 		}
 		return planes, 255
 	case *image.Gray16:
 		planes = newPlanes(1)
-		for y := range s {
+		for y := range h {
 			off := m.PixOffset(sq.Min.X, sq.Min.Y+y)
-			for x := range s {
+			for x := range w {
 				p := m.Pix[off+2*x:]
-				planes[0][y*s+x] = float64(uint16(p[0])<<8 | uint16(p[1]))
+				planes[0][y*w+x] = float64(uint16(p[0])<<8 | uint16(p[1]))
 			}
 		}
 		return planes, 65535
 	case *image.NRGBA:
 		planes = newPlanes(3)
-		for y := range s {
+		for y := range h {
 			off := m.PixOffset(sq.Min.X, sq.Min.Y+y)
-			for x := range s {
+			for x := range w {
 				p := m.Pix[off+4*x:]
 				for c := range 3 {
-					planes[c][y*s+x] = float64(p[c])
+					planes[c][y*w+x] = float64(p[c])
 				}
 			}
 		}
 		return planes, 255
 	case *image.NRGBA64:
 		planes = newPlanes(3)
-		for y := range s {
+		for y := range h {
 			off := m.PixOffset(sq.Min.X, sq.Min.Y+y)
-			for x := range s {
+			for x := range w {
 				p := m.Pix[off+8*x:]
 				for c := range 3 {
-					planes[c][y*s+x] = float64(uint16(p[2*c])<<8 | uint16(p[2*c+1]))
+					planes[c][y*w+x] = float64(uint16(p[2*c])<<8 | uint16(p[2*c+1]))
 				}
 			}
 		}
@@ -79,12 +80,12 @@ func samples(img image.Image, sq image.Rectangle) (planes [][]float64, full floa
 			break // premultiplied: un-premultiply in the general case
 		}
 		planes = newPlanes(3)
-		for y := range s {
+		for y := range h {
 			off := m.PixOffset(sq.Min.X, sq.Min.Y+y)
-			for x := range s {
+			for x := range w {
 				p := m.Pix[off+4*x:]
 				for c := range 3 {
-					planes[c][y*s+x] = float64(p[c])
+					planes[c][y*w+x] = float64(p[c])
 				}
 			}
 		}
@@ -94,26 +95,26 @@ func samples(img image.Image, sq image.Rectangle) (planes [][]float64, full floa
 			break
 		}
 		planes = newPlanes(3)
-		for y := range s {
+		for y := range h {
 			off := m.PixOffset(sq.Min.X, sq.Min.Y+y)
-			for x := range s {
+			for x := range w {
 				p := m.Pix[off+8*x:]
 				for c := range 3 {
-					planes[c][y*s+x] = float64(uint16(p[2*c])<<8 | uint16(p[2*c+1]))
+					planes[c][y*w+x] = float64(uint16(p[2*c])<<8 | uint16(p[2*c+1]))
 				}
 			}
 		}
 		return planes, 65535
 	case *image.YCbCr:
 		planes = newPlanes(3)
-		for y := range s {
-			for x := range s {
+		for y := range h {
+			for x := range w {
 				yi := m.YOffset(sq.Min.X+x, sq.Min.Y+y)
 				ci := m.COffset(sq.Min.X+x, sq.Min.Y+y)
 				r, g, b := color.YCbCrToRGB(m.Y[yi], m.Cb[ci], m.Cr[ci])
-				planes[0][y*s+x] = float64(r)
-				planes[1][y*s+x] = float64(g)
-				planes[2][y*s+x] = float64(b)
+				planes[0][y*w+x] = float64(r)
+				planes[1][y*w+x] = float64(g)
+				planes[2][y*w+x] = float64(b)
 			}
 		}
 		return planes, 255
@@ -123,28 +124,28 @@ func samples(img image.Image, sq image.Rectangle) (planes [][]float64, full floa
 			pal[i] = color.NRGBAModel.Convert(c).(color.NRGBA)
 		}
 		planes = newPlanes(3)
-		for y := range s {
+		for y := range h {
 			off := m.PixOffset(sq.Min.X, sq.Min.Y+y)
-			for x := range s {
+			for x := range w {
 				var c color.NRGBA // an index past the palette is black, as in image.Paletted.At
 				if idx := int(m.Pix[off+x]); idx < len(pal) {
 					c = pal[idx]
 				}
-				planes[0][y*s+x] = float64(c.R)
-				planes[1][y*s+x] = float64(c.G)
-				planes[2][y*s+x] = float64(c.B)
+				planes[0][y*w+x] = float64(c.R)
+				planes[1][y*w+x] = float64(c.G)
+				planes[2][y*w+x] = float64(c.B)
 			}
 		}
 		return planes, 255
 	}
 	// General case (CMYK JPEGs, translucent premultiplied images, …).
 	planes = newPlanes(3)
-	for y := range s {
-		for x := range s {
+	for y := range h {
+		for x := range w {
 			c := color.NRGBA64Model.Convert(img.At(sq.Min.X+x, sq.Min.Y+y)).(color.NRGBA64)
-			planes[0][y*s+x] = float64(c.R)
-			planes[1][y*s+x] = float64(c.G)
-			planes[2][y*s+x] = float64(c.B)
+			planes[0][y*w+x] = float64(c.R)
+			planes[1][y*w+x] = float64(c.G)
+			planes[2][y*w+x] = float64(c.B)
 		}
 	}
 	return planes, 65535

@@ -55,9 +55,6 @@ func ToImage(shape operator.Shape, pixels []float64) (image.Image, error) {
 		return nil, fmt.Errorf("%d values for a %d×%d×%d image, want %d",
 			len(pixels), shape.C, shape.H, shape.W, shape.Len())
 	}
-	to8 := func(v float64) uint8 {
-		return uint8(math.Round((math.Max(-1, math.Min(1, v)) + 1) * 127.5))
-	}
 	for i, v := range pixels {
 		if math.IsNaN(v) {
 			return nil, fmt.Errorf("value %d is NaN", i)
@@ -88,8 +85,9 @@ func ToImage(shape operator.Shape, pixels []float64) (image.Image, error) {
 }
 
 // ReadPNG reads an image that EncodePNG wrote (or any PNG of exactly that
-// shape) back into [−1, 1] channel-first pixels: 8-bit value q becomes
-// q/127.5 − 1. An image of another size, or gray where RGB is expected, is
+// shape) back into [−1, 1] channel-first pixels: sample q of full scale F
+// (255 for 8-bit files) becomes 2q/F − 1, so an 8-bit level comes back as
+// q/127.5 − 1; a gray file fills every channel. An image of another size is
 // an error that names the file and both sizes, not a resized guess.
 func ReadPNG(path string, shape operator.Shape) ([]float64, error) {
 	data, err := os.ReadFile(path)
@@ -107,16 +105,29 @@ func ReadPNG(path string, shape operator.Shape) ([]float64, error) {
 	if shape.C != 3 {
 		return nil, fmt.Errorf("%s: reading %d channels is not supported, only 3", path, shape.C)
 	}
+	planes, full := samples(img, b)
 	plane := shape.H * shape.W
 	out := make([]float64, 3*plane)
-	for y := 0; y < shape.H; y++ {
-		for x := 0; x < shape.W; x++ {
-			r, g, bl, _ := img.At(b.Min.X+x, b.Min.Y+y).RGBA()
-			i := y*shape.W + x
-			out[i] = float64(r>>8)/127.5 - 1
-			out[plane+i] = float64(g>>8)/127.5 - 1
-			out[2*plane+i] = float64(bl>>8)/127.5 - 1
+	for c := range 3 {
+		src := planes[min(c, len(planes)-1)]
+		for i, v := range src {
+			out[c*plane+i] = 2*v/full - 1
 		}
 	}
 	return out, nil
+}
+
+// Quantized returns x as EncodePNG stores it and ReadPNG reads it back: each
+// value clamped to [−1, 1] and rounded to the nearest of the 256 levels.
+func Quantized(x []float64) []float64 {
+	q := make([]float64, len(x))
+	for i, v := range x {
+		q[i] = float64(to8(v))/127.5 - 1
+	}
+	return q
+}
+
+// to8 is the 8-bit level of v ∈ [−1, 1] (clamped), halves away from zero.
+func to8(v float64) uint8 {
+	return uint8(math.Round((math.Max(-1, math.Min(1, v)) + 1) * 127.5))
 }

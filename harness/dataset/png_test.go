@@ -181,6 +181,12 @@ func TestReadPNG(t *testing.T) {
 			t.Fatalf("value %d: wrote %v, read %v", i, v, got[i])
 		}
 	}
+	// Quantized is the same round trip without the file.
+	for i, v := range Quantized(pix) {
+		if math.Abs(v-got[i]) > 1e-15 {
+			t.Fatalf("Quantized[%d] = %v, ReadPNG %v", i, v, got[i])
+		}
+	}
 	if _, err := ReadPNG(path, operator.Shape{C: 3, H: 9, W: 6}); err == nil || !strings.Contains(err.Error(), "is 9×6, want 6×9") {
 		t.Errorf("wrong size: error %v", err)
 	}
