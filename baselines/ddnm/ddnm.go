@@ -171,7 +171,7 @@ func (Solver) Solve(ctx context.Context, dst [][]float64, p sdk.Problem, m sdk.M
 		return fmt.Errorf("ddnm: %w", err)
 	}
 	keep := math.Sqrt(1 - eta*eta)
-	repeats := map[int]int{} // block end → times run
+	travelled := 0 // times the block in hand has been rewound
 	for i := 0; i < steps; i++ {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -213,8 +213,12 @@ func (Solver) Solve(ctx context.Context, dst [][]float64, p sdk.Problem, m sdk.M
 		})
 		// Time travel: at the end of a block of l steps (not the last
 		// step), noise back l levels and run the block again.
-		if tlen > 0 && trep > 1 && (i+1)%tlen == 0 && i+1 < steps && repeats[i] < trep-1 {
-			repeats[i]++
+		if tlen > 0 && trep > 1 && (i+1)%tlen == 0 && i+1 < steps {
+			if travelled == trep-1 {
+				travelled = 0 // the block is done; the next one starts afresh
+				continue
+			}
+			travelled++
 			back := i + 1 - tlen
 			add := math.Sqrt(math.Max(0, sigmas[back]*sigmas[back]-sn*sn))
 			sdk.ParallelRows(n, func(k int) {

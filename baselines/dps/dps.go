@@ -47,10 +47,10 @@ func (Solver) Info() sdk.Info {
 
 // Solve draws one posterior sample per row of dst.
 func (Solver) Solve(ctx context.Context, dst [][]float64, p sdk.Problem, m sdk.Model, seeds []sdk.Seed, nfe int, params map[string]float64) error {
-	if nfe < 1 {
-		return fmt.Errorf("dps: NFE must be at least 1, got %d", nfe)
+	sigmas, err := edm.Grid(nfe, p.SigmaMax, params)
+	if err != nil {
+		return fmt.Errorf("dps: %w", err)
 	}
-	sigmas := edm.Sigmas(nfe, params["sigma_min"], p.SigmaMax, params["rho"])
 	zeta, ancestral := params["zeta"], params["ancestral"] != 0
 	mm, d := p.Op.Dims()
 	n := len(dst)

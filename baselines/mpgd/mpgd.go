@@ -184,8 +184,7 @@ func (Solver) Solve(ctx context.Context, dst [][]float64, p sdk.Problem, m sdk.M
 			}
 		}
 		// xᵢ₊₁ = x̂₀ + √(σᵢ₊₁² − s²) ε̂ + s z.
-		s := eta * sn * math.Sqrt(math.Max(0, 1-sn*sn/(si*si)))
-		keep := math.Sqrt(math.Max(0, sn*sn-s*s))
+		keep, s := edm.DDIM(eta, si, sn)
 		sdk.ParallelRows(n, func(q int) {
 			x, xh, rq := dst[q], x0[q], rng[q]
 			for j := range x {

@@ -50,7 +50,6 @@ package pigdm
 import (
 	"context"
 	"fmt"
-	"math"
 
 	"gonum.org/v1/gonum/floats"
 
@@ -141,8 +140,8 @@ func (Solver) Solve(ctx context.Context, dst [][]float64, p sdk.Problem, m sdk.M
 		if err := m.VJP(ctx, g, dst, si, h); err != nil {
 			return err
 		}
-		s := eta * sn * math.Sqrt(math.Max(0, 1-sn*sn/(si*si)))
-		keep := math.Sqrt(math.Max(0, sn*sn-s*s)) / si
+		c, s := edm.DDIM(eta, si, sn)
+		keep := c / si
 		wg := w * si * si
 		sdk.ParallelRows(n, func(k int) {
 			x, xh, gk, rk := dst[k], x0[k], g[k], rng[k]

@@ -29,7 +29,6 @@ package restorer
 import (
 	"context"
 	"fmt"
-	"math"
 
 	"github.com/ipbench/ipbench/plugins/sdk"
 	"github.com/ipbench/ipbench/plugins/sdk/edm"
@@ -77,8 +76,8 @@ func (Solver) Solve(ctx context.Context, dst [][]float64, p sdk.Problem, m sdk.M
 		if err := m.Restore(ctx, x0, dst, si); err != nil {
 			return err
 		}
-		s := eta * sn * math.Sqrt(math.Max(0, 1-sn*sn/(si*si)))
-		keep := math.Sqrt(math.Max(0, sn*sn-s*s)) / si
+		c, s := edm.DDIM(eta, si, sn)
+		keep := c / si
 		sdk.ParallelRows(n, func(k int) {
 			x, xh, rk := dst[k], x0[k], rng[k]
 			for j := range x {

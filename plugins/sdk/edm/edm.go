@@ -186,3 +186,16 @@ func Grid(nfe int, sigmaMax float64, params map[string]float64) ([]float64, erro
 	}
 	return Sigmas(nfe, sigmaMin, sigmaMax, rho), nil
 }
+
+// DDIM returns the coefficients of a DDIM step (Song, Meng and Ermon 2021)
+// from σ to next in EDM's time: with x̂ the denoised estimate and
+// ε̂ = (x − x̂)/σ,
+//
+//	x_next = x̂ + c ε̂ + s z,  s = η next √(1 − next²/σ²),  c = √(next² − s²),
+//
+// so the noise left in x_next has standard deviation next; η = 1 is the
+// ancestral (DDPM-like) step, η = 0 the probability-flow ODE's Euler step.
+func DDIM(eta, sigma, next float64) (c, s float64) {
+	s = eta * next * math.Sqrt(math.Max(0, 1-next*next/(sigma*sigma)))
+	return math.Sqrt(math.Max(0, next*next-s*s)), s
+}

@@ -110,3 +110,23 @@ func TestGrid(t *testing.T) {
 		}
 	}
 }
+
+// DDIM's coefficients: η = 0 keeps all of next as ε̂ (the ODE's Euler
+// step), η = 1 is DDPM's ancestral step, c = next²/σ; in every case the
+// noise left has standard deviation next, c² + s² = next².
+func TestDDIM(t *testing.T) {
+	for _, tc := range []struct{ eta, sigma, next, c, s float64 }{
+		{0, 2, 1, 1, 0},
+		{1, 2, 1, 0.5, math.Sqrt(0.75)},
+		{1, 3, 0, 0, 0},
+	} {
+		c, s := DDIM(tc.eta, tc.sigma, tc.next)
+		if math.Abs(c-tc.c) > 1e-15 || math.Abs(s-tc.s) > 1e-15 {
+			t.Errorf("DDIM(%v, %v, %v) = %v, %v; want %v, %v", tc.eta, tc.sigma, tc.next, c, s, tc.c, tc.s)
+		}
+	}
+	c, s := DDIM(0.4, 5, 2)
+	if math.Abs(c*c+s*s-4) > 1e-12 {
+		t.Errorf("c² + s² = %v, want 4", c*c+s*s)
+	}
+}
