@@ -20,7 +20,7 @@ import (
 // the bounds are 1.3 and a 10% gap. lpips is asked for without a model
 // file, so no lpips value is recorded at all.
 func TestExactMetricsInRun(t *testing.T) {
-	c, err := config.Parse([]byte(`output: OUT
+	rows, err := runInProcess(t, `output: OUT
 seed: 1
 resolution: 16
 samples: 6
@@ -35,25 +35,7 @@ datasets:
     components: 4
     variance: 0.1
     images: 3
-`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	c.Output = filepath.Join(t.TempDir(), "out")
-	p, err := NewPlan(c)
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := store.Open(c.Output, c.Hash(), c.YAML())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	var inside atomic.Int64
-	if _, err := Execute(context.Background(), p, st, one{timed{inside: &inside}}, 0, Options{Shard: Shard{1, 1}, Output: c.Output}); err != nil {
-		t.Fatal(err)
-	}
-	rows, err := st.Rows()
+`)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -94,7 +76,7 @@ func TestLPIPSInRun(t *testing.T) {
 	if _, err := features.Library(); err != nil {
 		t.Skipf("ONNX Runtime not available: %v", err)
 	}
-	c, err := config.Parse([]byte(`output: OUT
+	rows, err := runInProcess(t, `output: OUT
 seed: 2
 resolution: 8
 samples: 2
@@ -109,7 +91,24 @@ datasets:
     kind: gmm
     components: 2
     images: 2
-`))
+`)
+	if err != nil || len(rows) != 4 {
+		t.Fatalf("%d rows, %v", len(rows), err)
+	}
+	for _, r := range rows {
+		l, ok := r.Metrics["lpips"]
+		want := 4 * math.Pow(10, -r.Metrics["psnr"]/10)
+		if !ok || math.Abs(l-want) > 1e-5*want {
+			t.Errorf("%v: lpips %v (recorded %v), want 4·10^(−PSNR/10) = %v", r.Key, l, ok, want)
+		}
+	}
+}
+
+// runInProcess runs the configuration with EPS in process into a fresh
+// record and returns its rows.
+func runInProcess(t *testing.T, yaml string) ([]store.Row, error) {
+	t.Helper()
+	c, err := config.Parse([]byte(yaml))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -127,15 +126,5 @@ datasets:
 	if _, err := Execute(context.Background(), p, st, one{timed{inside: &inside}}, 0, Options{Shard: Shard{1, 1}, Output: c.Output}); err != nil {
 		t.Fatal(err)
 	}
-	rows, err := st.Rows()
-	if err != nil || len(rows) != 4 {
-		t.Fatalf("%d rows, %v", len(rows), err)
-	}
-	for _, r := range rows {
-		l, ok := r.Metrics["lpips"]
-		want := 4 * math.Pow(10, -r.Metrics["psnr"]/10)
-		if !ok || math.Abs(l-want) > 1e-5*want {
-			t.Errorf("%v: lpips %v (recorded %v), want 4·10^(−PSNR/10) = %v", r.Key, l, ok, want)
-		}
-	}
+	return st.Rows()
 }
