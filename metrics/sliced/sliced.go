@@ -27,7 +27,7 @@ func Distance(x, y [][]float64, L int, rng *rand.Rand) (float64, error) {
 	if L < 1 {
 		return 0, fmt.Errorf("sliced: need at least one direction, got %d", L)
 	}
-	return DistanceAlong(x, y, Directions(L, len(x[0]), rng))
+	return along(x, y, Directions(L, len(x[0]), rng))
 }
 
 // Directions returns L directions uniform on the unit sphere of ℝᵈ, drawn
@@ -53,6 +53,11 @@ func DistanceAlong(x, y, dirs [][]float64) (float64, error) {
 	if err := check(x, y); err != nil {
 		return 0, err
 	}
+	return along(x, y, dirs)
+}
+
+// along is DistanceAlong on sets already checked.
+func along(x, y, dirs [][]float64) (float64, error) {
 	if len(dirs) == 0 {
 		return 0, fmt.Errorf("sliced: need at least one direction")
 	}

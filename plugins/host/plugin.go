@@ -19,6 +19,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -87,6 +88,9 @@ type Plugin struct {
 	brokerID uint32
 	serving  bool
 	sessions sessions
+
+	specOp operator.Operator // the operator last described to the plugin
+	spec   *pb.OperatorSpec  // and its description
 }
 
 // Open checks and starts the plugin at path and asks it for its Info.
@@ -296,7 +300,15 @@ func (p *Plugin) Solve(ctx context.Context, dst [][]float64, prob sdk.Problem, m
 	if !p.cfg.RemoteOperator {
 		if u, ok := sdk.Underlying(prob.Op); ok {
 			if sp, ok := u.(operator.Specifier); ok {
-				req.Operator = wire.Spec(sp.Spec())
+				// Consecutive batches share an operator (the run goes
+				// through an image's solvers and NFE in turn): describe
+				// it once, not once per batch.
+				// (Operators are pointers; another kind is described
+				// afresh, as comparing it could panic.)
+				if !reflect.TypeOf(u).Comparable() || u != p.specOp {
+					p.specOp, p.spec = u, wire.Spec(sp.Spec())
+				}
+				req.Operator = p.spec
 			}
 		}
 	}
