@@ -19,9 +19,8 @@ func cropSquare(r image.Rectangle) image.Rectangle {
 
 // samples returns the samples of img inside the rectangle sq as
 // integer-valued planes of sq's size, row-major (one plane for gray images,
-// three for colour) and the
-// sample value of full intensity (255 or 65535). Alpha is dropped: colour
-// channels are taken non-premultiplied.
+// three for colour) and the sample value of full intensity (255 or 65535).
+// Alpha is dropped: colour channels are taken non-premultiplied.
 func samples(img image.Image, sq image.Rectangle) (planes [][]float64, full float64) {
 	w, h := sq.Dx(), sq.Dy()
 	newPlanes := func(c int) [][]float64 {
@@ -31,80 +30,48 @@ func samples(img image.Image, sq image.Rectangle) (planes [][]float64, full floa
 		}
 		return p
 	}
+	// fromPix reads the first c channels of pixels laid out as the image
+	// package's Pix buffers are: stride bytes per pixel, one byte per
+	// sample, or two big-endian bytes when wide.
+	fromPix := func(pix []uint8, offset func(x, y int) int, c, stride int, wide bool) ([][]float64, float64) {
+		planes := newPlanes(c)
+		for y := range h {
+			off := offset(sq.Min.X, sq.Min.Y+y)
+			for x := range w {
+				p := pix[off+stride*x:]
+				for ch := range c {
+					if wide {
+						planes[ch][y*w+x] = float64(uint16(p[2*ch])<<8 | uint16(p[2*ch+1]))
+					} else {
+						planes[ch][y*w+x] = float64(p[ch])
+					}
+				}
+			}
+		}
+		if wide {
+			return planes, 65535
+		}
+		return planes, 255
+	}
 	switch m := img.(type) {
 	case *image.Gray:
-		planes = newPlanes(1)
-		for y := range h {
-			off := m.PixOffset(sq.Min.X, sq.Min.Y+y)
-			for x := range w {
-				planes[0][y*w+x] = float64(m.Pix[off+x])
-			}
-		}
-		return planes, 255
+		return fromPix(m.Pix, m.PixOffset, 1, 1, false)
 	case *image.Gray16:
-		planes = newPlanes(1)
-		for y := range h {
-			off := m.PixOffset(sq.Min.X, sq.Min.Y+y)
-			for x := range w {
-				p := m.Pix[off+2*x:]
-				planes[0][y*w+x] = float64(uint16(p[0])<<8 | uint16(p[1]))
-			}
-		}
-		return planes, 65535
+		return fromPix(m.Pix, m.PixOffset, 1, 2, true)
 	case *image.NRGBA:
-		planes = newPlanes(3)
-		for y := range h {
-			off := m.PixOffset(sq.Min.X, sq.Min.Y+y)
-			for x := range w {
-				p := m.Pix[off+4*x:]
-				for c := range 3 {
-					planes[c][y*w+x] = float64(p[c])
-				}
-			}
-		}
-		return planes, 255
+		return fromPix(m.Pix, m.PixOffset, 3, 4, false)
 	case *image.NRGBA64:
-		planes = newPlanes(3)
-		for y := range h {
-			off := m.PixOffset(sq.Min.X, sq.Min.Y+y)
-			for x := range w {
-				p := m.Pix[off+8*x:]
-				for c := range 3 {
-					planes[c][y*w+x] = float64(uint16(p[2*c])<<8 | uint16(p[2*c+1]))
-				}
-			}
-		}
-		return planes, 65535
+		return fromPix(m.Pix, m.PixOffset, 3, 8, true)
 	case *image.RGBA:
 		if !m.SubImage(sq).(*image.RGBA).Opaque() {
 			break // premultiplied: un-premultiply in the general case
 		}
-		planes = newPlanes(3)
-		for y := range h {
-			off := m.PixOffset(sq.Min.X, sq.Min.Y+y)
-			for x := range w {
-				p := m.Pix[off+4*x:]
-				for c := range 3 {
-					planes[c][y*w+x] = float64(p[c])
-				}
-			}
-		}
-		return planes, 255
+		return fromPix(m.Pix, m.PixOffset, 3, 4, false)
 	case *image.RGBA64:
 		if !m.SubImage(sq).(*image.RGBA64).Opaque() {
 			break
 		}
-		planes = newPlanes(3)
-		for y := range h {
-			off := m.PixOffset(sq.Min.X, sq.Min.Y+y)
-			for x := range w {
-				p := m.Pix[off+8*x:]
-				for c := range 3 {
-					planes[c][y*w+x] = float64(uint16(p[2*c])<<8 | uint16(p[2*c+1]))
-				}
-			}
-		}
-		return planes, 65535
+		return fromPix(m.Pix, m.PixOffset, 3, 8, true)
 	case *image.YCbCr:
 		planes = newPlanes(3)
 		for y := range h {
