@@ -49,10 +49,7 @@ func moments(x [][]float64) (mean, variance []float64) { return solvertest.Momen
 // denoiser calls and no VJP.
 func TestDDNMNoiselessMask(t *testing.T) {
 	const d, m, n, nfe = 4, 2, 2000, 50
-	prior, err := gmm.NewIsotropic([]float64{1}, [][]float64{make([]float64, d)}, []float64{1})
-	if err != nil {
-		t.Fatal(err)
-	}
+	prior := solvertest.StandardNormal(t, d)
 	y := []float64{1.5, -0.7}
 	for _, tc := range []struct{ eta, variance float64 }{{0.85, 0.65}, {0, 0.92}} {
 		x, c := solve(t, prior, mask(t, m, d), y, 0, nfe, n, map[string]float64{"plus": 0, "eta": tc.eta})
@@ -89,10 +86,7 @@ func TestDDNMNoiselessMask(t *testing.T) {
 // against the exact 0.0099: it does not sample the measurement noise.)
 func TestDDNMPlusNoisyMask(t *testing.T) {
 	const d, m, n, nfe, sigmaY = 4, 2, 2000, 50, 0.1
-	prior, err := gmm.NewIsotropic([]float64{1}, [][]float64{make([]float64, d)}, []float64{1})
-	if err != nil {
-		t.Fatal(err)
-	}
+	prior := solvertest.StandardNormal(t, d)
 	op := mask(t, m, d)
 	y := []float64{1.5, -0.7}
 	x, c := solve(t, prior, op, y, sigmaY, nfe, n, nil)

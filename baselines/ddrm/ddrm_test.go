@@ -26,10 +26,7 @@ func moments(x [][]float64) (mean, variance []float64) { return solvertest.Momen
 // standard returns the prior N(0, I) in ℝᵈ.
 func standard(t *testing.T, d int) *gmm.Mixture {
 	t.Helper()
-	prior, err := gmm.NewIsotropic([]float64{1}, [][]float64{make([]float64, d)}, []float64{1})
-	if err != nil {
-		t.Fatal(err)
-	}
+	prior := solvertest.StandardNormal(t, d)
 	return prior
 }
 

@@ -125,10 +125,7 @@ func chainLaw(sigmas []float64, s, uy, sigmaY, lambda, zeta float64) (mean, vari
 // Every sample costs exactly NFE denoiser calls and no VJP.
 func TestDiffPIRGaussian(t *testing.T) {
 	const d, n, nfe, sigmaY = 4, 2000, 100, 0.1
-	prior, err := gmm.NewIsotropic([]float64{1}, [][]float64{make([]float64, d)}, []float64{1})
-	if err != nil {
-		t.Fatal(err)
-	}
+	prior := solvertest.StandardNormal(t, d)
 	op := gaussOp(t)
 	y := []float64{1.2, -1.5, 0.4}
 	// The exact posterior in the singular basis, checked against gmm's.
@@ -295,10 +292,7 @@ func TestProx(t *testing.T) {
 // NFE are counted as before.
 func TestDiffPIRNoiseless(t *testing.T) {
 	const d, n, nfe = 3, 200, 20
-	prior, err := gmm.NewIsotropic([]float64{1}, [][]float64{make([]float64, d)}, []float64{1})
-	if err != nil {
-		t.Fatal(err)
-	}
+	prior := solvertest.StandardNormal(t, d)
 	op, err := operator.NewDense(1, d, []float64{1, 0, 0})
 	if err != nil {
 		t.Fatal(err)
@@ -322,10 +316,7 @@ func TestDiffPIRNoiseless(t *testing.T) {
 // bit (default parameters, σ_y = 0.1, and the projection branch σ_y = 0).
 func TestBatchIndependent(t *testing.T) {
 	const d, n, nfe = 4, 4, 10
-	prior, err := gmm.NewIsotropic([]float64{1}, [][]float64{make([]float64, d)}, []float64{1})
-	if err != nil {
-		t.Fatal(err)
-	}
+	prior := solvertest.StandardNormal(t, d)
 	op := gaussOp(t)
 	exact, err := prior.Model(op, 0.1)
 	if err != nil {
@@ -360,10 +351,7 @@ func TestBatchIndependent(t *testing.T) {
 // call.
 func TestBadParams(t *testing.T) {
 	const d = 2
-	prior, err := gmm.NewIsotropic([]float64{1}, [][]float64{make([]float64, d)}, []float64{1})
-	if err != nil {
-		t.Fatal(err)
-	}
+	prior := solvertest.StandardNormal(t, d)
 	op, err := operator.NewDense(1, d, []float64{1, 0})
 	if err != nil {
 		t.Fatal(err)

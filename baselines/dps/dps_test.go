@@ -4,7 +4,7 @@ import (
 	"context"
 	"testing"
 
-	"github.com/ipbench/ipbench/harness/gmm"
+	"github.com/ipbench/ipbench/baselines/internal/solvertest"
 	"github.com/ipbench/ipbench/harness/model"
 	"github.com/ipbench/ipbench/harness/operator"
 	"github.com/ipbench/ipbench/harness/seed"
@@ -17,10 +17,7 @@ import (
 func run(t *testing.T, zeta float64, nfe, n int) (mean []float64, counted *model.Counted) {
 	t.Helper()
 	const d = 4
-	prior, err := gmm.NewIsotropic([]float64{1}, [][]float64{make([]float64, d)}, []float64{1})
-	if err != nil {
-		t.Fatal(err)
-	}
+	prior := solvertest.StandardNormal(t, d)
 	id := make([]float64, d*d)
 	for i := 0; i < d; i++ {
 		id[i*d+i] = 1

@@ -34,10 +34,7 @@ func denseOp(t *testing.T) *operator.Dense {
 
 func standardNormal(t *testing.T, d int) *gmm.Mixture {
 	t.Helper()
-	prior, err := gmm.NewIsotropic([]float64{1}, [][]float64{make([]float64, d)}, []float64{1})
-	if err != nil {
-		t.Fatal(err)
-	}
+	prior := solvertest.StandardNormal(t, d)
 	return prior
 }
 

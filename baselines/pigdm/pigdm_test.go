@@ -45,10 +45,7 @@ func TestR2(t *testing.T) {
 // NFE denoiser calls and NFE VJPs.
 func TestPiGDMGaussianPosterior(t *testing.T) {
 	const d, m, n, nfe, sigmaY = 4, 3, 2000, 100, 0.1
-	prior, err := gmm.NewIsotropic([]float64{1}, [][]float64{make([]float64, d)}, []float64{1})
-	if err != nil {
-		t.Fatal(err)
-	}
+	prior := solvertest.StandardNormal(t, d)
 	op, err := operator.NewDense(m, d, []float64{
 		1, 0, 0, 0,
 		0, 2, 0, 0,
@@ -92,10 +89,7 @@ func TestPiGDMGaussianPosterior(t *testing.T) {
 // NFE and VJP as before. The bound 0.01 leaves room for rounding only.
 func TestPiGDMNoiseless(t *testing.T) {
 	const d, n, nfe = 3, 200, 50
-	prior, err := gmm.NewIsotropic([]float64{1}, [][]float64{make([]float64, d)}, []float64{1})
-	if err != nil {
-		t.Fatal(err)
-	}
+	prior := solvertest.StandardNormal(t, d)
 	op, err := operator.NewDense(1, d, []float64{1, 0, 0})
 	if err != nil {
 		t.Fatal(err)

@@ -5,7 +5,6 @@ import (
 	"testing"
 
 	"github.com/ipbench/ipbench/baselines/internal/solvertest"
-	"github.com/ipbench/ipbench/harness/gmm"
 	"github.com/ipbench/ipbench/harness/operator"
 )
 
@@ -20,10 +19,7 @@ import (
 // this prior, measures the same figures). Band: [0.75, 1.1].
 func TestRestorerGaussianPosterior(t *testing.T) {
 	const d, m, n, nfe, sigmaY = 4, 3, 2000, 100, 0.1
-	prior, err := gmm.NewIsotropic([]float64{1}, [][]float64{make([]float64, d)}, []float64{1})
-	if err != nil {
-		t.Fatal(err)
-	}
+	prior := solvertest.StandardNormal(t, d)
 	op, err := operator.NewDense(m, d, []float64{
 		1, 0, 0, 0,
 		0, 2, 0, 0,

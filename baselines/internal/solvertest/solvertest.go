@@ -86,3 +86,14 @@ func Referee(t testing.TB, s sdk.Solver, nfe, n int, given map[string]float64) (
 	}
 	return sc, c, p.SigmaY
 }
+
+// StandardNormal returns the prior N(0, I) in ℝᵈ, the Gaussian whose
+// posterior the baselines' closed-form tests know exactly.
+func StandardNormal(t testing.TB, d int) *gmm.Mixture {
+	t.Helper()
+	prior, err := gmm.NewIsotropic([]float64{1}, [][]float64{make([]float64, d)}, []float64{1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return prior
+}
