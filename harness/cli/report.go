@@ -106,6 +106,7 @@ var lowerIsBetter = map[string]bool{
 type section struct {
 	dataset, task string
 	groups        []summary.Group
+	cols          []column
 	header        []string
 	rows          [][]html.Cell
 }
@@ -137,7 +138,7 @@ func sections(cfg *config.Config, groups []summary.Group, sets setScores) []sect
 		part := groups[lo:hi]
 		lo = hi
 		cols := columns(cfg, part)
-		s := section{dataset: part[0].Dataset, task: part[0].Task, groups: part, header: []string{"solver", "NFE"}}
+		s := section{dataset: part[0].Dataset, task: part[0].Task, groups: part, cols: cols, header: []string{"solver", "NFE"}}
 		best := make([]float64, len(cols))
 		for i, c := range cols {
 			dir, how := "↑", "mean ± 95%"
@@ -276,10 +277,10 @@ func runReport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err := atomicfile.Write(filepath.Join(*out, "report.md"), md.Bytes()); err != nil {
 		return err
 	}
-	if err := writeData(*out, cfg, groups, sets); err != nil {
+	if err := writeData(*out, groups, sets); err != nil {
 		return err
 	}
-	plots, err := writePlots(*out, cfg, secs, sets)
+	plots, err := writePlots(*out, secs)
 	if err != nil {
 		return err
 	}
@@ -334,7 +335,7 @@ func provenance(hash string, runs []store.RunInfo, notes []string) []string {
 
 // writeData writes results.csv and results.json: every group with each
 // per-sample metric's mean and interval and each set score.
-func writeData(out string, cfg *config.Config, groups []summary.Group, sets setScores) error {
+func writeData(out string, groups []summary.Group, sets setScores) error {
 	var names []string
 	for _, g := range groups {
 		for n := range g.Metrics {
@@ -398,7 +399,7 @@ func writeData(out string, cfg *config.Config, groups []summary.Group, sets setS
 // writePlots writes a quality-vs-NFE plot per dataset, task and per-sample
 // metric, and a time-vs-NFE plot per dataset and task (PNG and SVG), and
 // returns the PNGs by "dataset/task" for the page.
-func writePlots(out string, cfg *config.Config, secs []section, sets setScores) (map[string][]html.Plot, error) {
+func writePlots(out string, secs []section) (map[string][]html.Plot, error) {
 	labels := map[string]string{
 		"psnr": "PSNR (dB), higher is better", "ssim": "SSIM, higher is better", "crps": "CRPS, lower is better",
 		"lpips": "LPIPS, lower is better", "sw_ratio": "SW to the exact posterior / floor, lower is better",
@@ -419,7 +420,7 @@ func writePlots(out string, cfg *config.Config, secs []section, sets setScores) 
 			plots[key] = append(plots[key], html.Plot{Caption: caption, PNG: png})
 			return nil
 		}
-		for _, c := range columns(cfg, s.groups) {
+		for _, c := range s.cols {
 			if c.set || c.missing != "" {
 				continue
 			}
