@@ -58,16 +58,16 @@ type Objective interface {
 type Settings struct {
 	Steps     int     `json:"steps"`
 	Batch     int     `json:"batch"`
-	LR        float64 `json:"lr"`          // Adam's learning rate
-	Warmup    int     `json:"warmup"`      // steps of linear learning-rate warm-up
-	Beta1     float64 `json:"beta1"`       // 0.9
-	Beta2     float64 `json:"beta2"`       // 0.999
-	Eps       float64 `json:"eps"`         // 1e-8
-	EMAImages float64 `json:"ema_images"`  // half-life of the weight average, in images
-	EMARampup float64 `json:"ema_rampup"`  // the half-life is at most this fraction of the images seen (EDM: 0.05)
-	Seed      uint64  `json:"seed"`        // of the example stream
-	Every     int     `json:"checkpoint"`  // steps between checkpoints
-	Objective string  `json:"objective"`   // the objective's description, to refuse resuming another run
+	LR        float64 `json:"lr"`         // Adam's learning rate
+	Warmup    int     `json:"warmup"`     // steps of linear learning-rate warm-up
+	Beta1     float64 `json:"beta1"`      // 0.9
+	Beta2     float64 `json:"beta2"`      // 0.999
+	Eps       float64 `json:"eps"`        // 1e-8
+	EMAImages float64 `json:"ema_images"` // half-life of the weight average, in images
+	EMARampup float64 `json:"ema_rampup"` // the half-life is at most this fraction of the images seen (EDM: 0.05)
+	Seed      uint64  `json:"seed"`       // of the example stream
+	Every     int     `json:"checkpoint"` // steps between checkpoints
+	Objective string  `json:"objective"`  // the objective's description, to refuse resuming another run
 }
 
 // DefaultSettings are the settings of the small networks of this project
