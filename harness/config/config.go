@@ -15,6 +15,7 @@ import (
 	"io"
 	"math"
 	"os"
+	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
@@ -82,8 +83,114 @@ type Dataset struct {
 }
 
 // Model is the denoiser every solver calls.
+//
+//   - kind "gmm-exact": the exact denoisers of each gmm dataset (no files).
+//   - kind "network": networks trained with ipbench train (.ipbw files).
+//   - kind "onnx": EDM-style networks exported to ONNX (.onnx files; see
+//     harness/onnxmodel for the inputs they must take).
+//
+// Denoiser is required for the last two; EPS and Restorer are optional,
+// and the solvers that need them are refused at planning time without
+// them. A VJP comes from the network's own autodiff (network) or from
+// DenoiserVJP, an exported VJP graph (onnx).
 type Model struct {
-	Kind string `yaml:"kind"` // "gmm-exact": the exact denoisers of a gmm dataset
+	Kind        string `yaml:"kind"`
+	Denoiser    string `yaml:"denoiser,omitempty"`
+	DenoiserVJP string `yaml:"denoiser_vjp,omitempty"` // onnx only
+	EPS         string `yaml:"eps,omitempty"`
+	Restorer    string `yaml:"restorer,omitempty"`
+	// EPSTask and RestorerTask name the task of a single-task ONNX network
+	// (a .ipbw file says it itself).
+	EPSTask      string `yaml:"eps_task,omitempty"`
+	RestorerTask string `yaml:"restorer_task,omitempty"`
+	Provider     string `yaml:"provider,omitempty"` // onnx: auto (CUDA when present), cpu or cuda
+	// SHA256 holds each file's checksum by role (denoiser, denoiser_vjp,
+	// eps, restorer), filled in when the configuration is read, so that
+	// another network is another benchmark; given, it pins the files.
+	SHA256 map[string]string `yaml:"sha256,omitempty"`
+}
+
+// Files returns the model's files by role, leaving out roles not given.
+func (m *Model) Files() map[string]string {
+	f := map[string]string{}
+	for role, path := range map[string]string{"denoiser": m.Denoiser, "denoiser_vjp": m.DenoiserVJP, "eps": m.EPS, "restorer": m.Restorer} {
+		if path != "" {
+			f[role] = path
+		}
+	}
+	return f
+}
+
+// fill checks the model's fields against its kind and fills in the
+// files' checksums.
+func (m *Model) fill() error {
+	if m.Kind == "" {
+		m.Kind = "gmm-exact"
+	}
+	files := m.Files()
+	switch m.Kind {
+	case "gmm-exact":
+		if len(files) > 0 || m.Provider != "" || m.EPSTask != "" || m.RestorerTask != "" || len(m.SHA256) > 0 {
+			return errors.New("model: kind gmm-exact takes no files (its denoisers are the exact ones of each gmm dataset)")
+		}
+		return nil
+	case "network", "onnx":
+	default:
+		return fmt.Errorf("model: unknown kind %q (gmm-exact, network or onnx)", m.Kind)
+	}
+	if m.Denoiser == "" {
+		return fmt.Errorf("model: kind %s needs denoiser: the file of the unconditional denoiser", m.Kind)
+	}
+	ext := map[string]string{"network": ".ipbw", "onnx": ".onnx"}[m.Kind]
+	for role, path := range files {
+		if !strings.EqualFold(filepath.Ext(path), ext) {
+			return fmt.Errorf("model: %s: %s is not a %s file, which kind %s takes", role, path, ext, m.Kind)
+		}
+	}
+	if m.Kind == "network" {
+		if m.DenoiserVJP != "" || m.Provider != "" || m.EPSTask != "" || m.RestorerTask != "" {
+			return errors.New("model: denoiser_vjp, provider, eps_task and restorer_task are for kind onnx (a network's VJP is its own autodiff, and its file names its task)")
+		}
+	} else {
+		switch m.Provider {
+		case "":
+			m.Provider = "auto"
+		case "auto", "cpu", "cuda":
+		default:
+			return fmt.Errorf("model: provider %q (auto, cpu or cuda)", m.Provider)
+		}
+		if m.EPSTask != "" && m.EPS == "" || m.RestorerTask != "" && m.Restorer == "" {
+			return errors.New("model: eps_task or restorer_task without its network")
+		}
+	}
+	for role := range m.SHA256 {
+		if _, ok := files[role]; !ok {
+			return fmt.Errorf("model: sha256 for %s, which the model does not name", role)
+		}
+	}
+	if m.SHA256 == nil {
+		m.SHA256 = map[string]string{}
+	}
+	for role, path := range files {
+		got, err := fileSHA256(path)
+		if err != nil {
+			return fmt.Errorf("model: %s: %s is not a readable file", role, path)
+		}
+		if pin := m.SHA256[role]; pin != "" && !strings.EqualFold(pin, got) {
+			return fmt.Errorf("model: %s: %s has SHA-256 %s, not the pinned %s", role, path, got, pin)
+		}
+		m.SHA256[role] = got
+	}
+	return nil
+}
+
+func fileSHA256(path string) (string, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return "", err
+	}
+	sum := sha256.Sum256(data)
+	return hex.EncodeToString(sum[:]), nil
 }
 
 // Features names the ONNX exports of the feature networks (see
@@ -227,12 +334,10 @@ func (c *Config) fill() error {
 			}
 			continue
 		}
-		data, err := os.ReadFile(f.path)
+		got, err := fileSHA256(f.path)
 		if err != nil {
 			return fmt.Errorf("features: %s: %s is not a readable file", f.name, f.path)
 		}
-		sum := sha256.Sum256(data)
-		got := hex.EncodeToString(sum[:])
 		if *f.sum != "" && !strings.EqualFold(*f.sum, got) {
 			return fmt.Errorf("features: %s: %s has SHA-256 %s, not the pinned %s", f.name, f.path, got, *f.sum)
 		}
@@ -334,15 +439,15 @@ func (c *Config) fill() error {
 			return fmt.Errorf("datasets[%d] (%s): unknown kind %q (gmm or folder)", i, d.Name, d.Kind)
 		}
 	}
-	if c.Model.Kind == "" {
-		c.Model.Kind = "gmm-exact"
-	}
-	if c.Model.Kind != "gmm-exact" {
-		return fmt.Errorf("model: unknown kind %q (available: gmm-exact; network and ONNX models come with later versions)", c.Model.Kind)
+	if err := c.Model.fill(); err != nil {
+		return err
 	}
 	for _, d := range c.Datasets {
-		if d.Kind == "folder" {
-			return fmt.Errorf("dataset %s (folder): the gmm-exact model needs a gmm dataset; a folder of real images needs a trained model, which this version cannot load yet (use kind gmm with means: %s to take the folder's images as mixture means)", d.Name, d.Path)
+		if d.Kind == "folder" && c.Model.Kind == "gmm-exact" {
+			return fmt.Errorf("dataset %s (folder): the gmm-exact model needs a gmm dataset; a folder of real images needs a trained model (model: kind network or onnx), or use kind gmm with means: %s to take the folder's images as mixture means", d.Name, d.Path)
+		}
+		if d.Kind == "gmm" && c.Model.Kind != "gmm-exact" {
+			return fmt.Errorf("dataset %s (gmm): a mixture's ground truths need no network; with model kind %s give real images (kind folder)", d.Name, c.Model.Kind)
 		}
 	}
 	return nil

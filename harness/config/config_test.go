@@ -129,3 +129,52 @@ func TestFeatureChecksum(t *testing.T) {
 		t.Error("another LPIPS file, the same hash")
 	}
 }
+
+func TestModelFiles(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, body string) string {
+		p := dir + "/" + name
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	den, eps, onnx := write("d.ipbw", "weights"), write("e.ipbw", "eps"), write("d.onnx", "graph")
+	folder := strings.Replace(good, "kind: gmm\n    means: data/thumbnails", "kind: folder\n    path: "+dir, 1)
+	sum := sha256.Sum256([]byte("weights"))
+	c, err := Parse([]byte(folder + "model: {kind: network, denoiser: " + den + ", eps: " + eps + "}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Model.SHA256["denoiser"] != hex.EncodeToString(sum[:]) || len(c.Model.SHA256) != 2 {
+		t.Errorf("checksums %v", c.Model.SHA256)
+	}
+	if c.Model.Provider != "" {
+		t.Errorf("a network has provider %q", c.Model.Provider)
+	}
+	if c, err := Parse([]byte(folder + "model: {kind: onnx, denoiser: " + onnx + "}\n")); err != nil || c.Model.Provider != "auto" {
+		t.Errorf("onnx model: %v, provider %q", err, c.Model.Provider)
+	}
+	for _, tc := range []struct {
+		text, want string
+	}{
+		{good + "model: {kind: network, denoiser: " + den + "}\n", "a mixture's ground truths need no network"},
+		{folder, "a folder of real images needs a trained model"},
+		{folder + "model: {kind: gmm-exact, denoiser: " + den + "}\n", "kind gmm-exact takes no files"},
+		{folder + "model: {kind: torch}\n", `unknown kind "torch"`},
+		{folder + "model: {kind: network}\n", "kind network needs denoiser"},
+		{folder + "model: {kind: network, denoiser: " + onnx + "}\n", "is not a .ipbw file, which kind network takes"},
+		{folder + "model: {kind: onnx, denoiser: " + den + "}\n", "is not a .onnx file"},
+		{folder + "model: {kind: network, denoiser: " + dir + "/none.ipbw}\n", "none.ipbw is not a readable file"},
+		{folder + "model: {kind: network, denoiser: " + den + ", sha256: {denoiser: abc}}\n", "not the pinned abc"},
+		{folder + "model: {kind: network, denoiser: " + den + ", sha256: {eps: abc}}\n", "sha256 for eps, which the model does not name"},
+		{folder + "model: {kind: network, denoiser: " + den + ", provider: cuda}\n", "are for kind onnx"},
+		{folder + "model: {kind: onnx, denoiser: " + onnx + ", provider: tpu}\n", `provider "tpu"`},
+		{folder + "model: {kind: onnx, denoiser: " + onnx + ", eps_task: sr4}\n", "eps_task or restorer_task without its network"},
+	} {
+		_, err := Parse([]byte(tc.text))
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("got %v, want an error saying %q", err, tc.want)
+		}
+	}
+}

@@ -43,10 +43,46 @@ func (p *Plan) CheckSolver(info sdk.Info) error {
 				}
 			}
 		case sdk.NeedsVJP, sdk.NeedsEPSModel, sdk.Conditional:
-			if !modelGives[c.Model.Kind][cp] {
-				return fmt.Errorf("solver %s needs %s, which model %s does not give", info.Name, cp, c.Model.Kind)
+			if c.Model.Kind == "gmm-exact" {
+				if !modelGives[c.Model.Kind][cp] {
+					return fmt.Errorf("solver %s needs %s, which model %s does not give", info.Name, cp, c.Model.Kind)
+				}
+				continue
+			}
+			if err := p.netGives(info.Name, cp); err != nil {
+				return err
 			}
 		}
+	}
+	return nil
+}
+
+// netGives checks that the configured network model gives cp on every
+// task the solver runs on: a VJP (the denoiser's autodiff, or an exported
+// VJP graph), an EPS network or a restorer that serves the task.
+func (p *Plan) netGives(solver string, cp sdk.Capability) error {
+	c := p.Config
+	if p.Net == nil {
+		return fmt.Errorf("solver %s needs %s: no model of kind %s is loaded", solver, cp, c.Model.Kind)
+	}
+	if cp == sdk.NeedsVJP {
+		if !p.Net.HasVJP() {
+			return fmt.Errorf("solver %s needs a VJP, which model %s (kind %s, %s) does not give: it has no exported VJP graph (model: denoiser_vjp)", solver, p.Net.Name, c.Model.Kind, c.Model.Denoiser)
+		}
+		return nil
+	}
+	role, file := "eps", c.Model.EPS
+	if cp == sdk.Conditional {
+		role, file = "restorer", c.Model.Restorer
+	}
+	for _, t := range c.Tasks {
+		if !c.SolverRunsOn(solver, t.Name) || p.Net.Serves(role, t.Name) {
+			continue
+		}
+		if file == "" {
+			return fmt.Errorf("solver %s needs %s, which model %s does not give: the configuration names no %s network (model: %s)", solver, cp, p.Net.Name, role, role)
+		}
+		return fmt.Errorf("solver %s needs %s on task %s, which the %s network %s was not trained for; leave one of them out (a solver's tasks: list limits it to some tasks)", solver, cp, t.Name, role, file)
 	}
 	return nil
 }

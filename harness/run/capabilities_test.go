@@ -1,10 +1,12 @@
 package run
 
 import (
+	"context"
 	"strings"
 	"testing"
 
 	"github.com/ipbench/ipbench/harness/config"
+	"github.com/ipbench/ipbench/harness/netmodel"
 	"github.com/ipbench/ipbench/plugins/sdk"
 )
 
@@ -49,13 +51,39 @@ datasets: [{name: d, kind: gmm, components: 2, images: 1}]
 			}
 		}
 	}
-	// A model that gives none of them (the configuration cannot name one
-	// yet: the exact mixture model gives all three) is refused by name.
-	p.Config.Model.Kind = "plain-denoiser"
-	for _, cp := range []sdk.Capability{sdk.NeedsVJP, sdk.NeedsEPSModel, sdk.Conditional} {
-		err := p.CheckSolver(sdk.Info{Name: "s", Capabilities: []sdk.Capability{cp}})
-		if err == nil || !strings.Contains(err.Error(), "solver s needs "+string(cp)+", which model plain-denoiser does not give") {
-			t.Errorf("%s from a plain denoiser: error %v", cp, err)
+	// A network model gives what its networks give, task by task.
+	p.Config.Solvers[0].Tasks = nil
+	p.Config.Model = config.Model{Kind: "network", Denoiser: "d.ipbw", EPS: "e.ipbw"}
+	plain := fakeNet{c: 3, h: 16, w: 16}
+	for _, tc := range []struct {
+		net  *netmodel.Model
+		cp   sdk.Capability
+		want string
+	}{
+		{&netmodel.Model{Name: "toy", Denoiser: plain}, sdk.NeedsVJP, "solver s needs a VJP, which model toy (kind network, d.ipbw) does not give"},
+		{&netmodel.Model{Name: "toy", Denoiser: fakeVJP{plain}}, sdk.NeedsVJP, ""},
+		{&netmodel.Model{Name: "toy", Denoiser: plain}, sdk.Conditional, "names no restorer network"},
+		{&netmodel.Model{Name: "toy", Denoiser: plain, EPS: fakeNet{c: 3, h: 16, w: 16, cc: 6}, EPSTask: "sr4"}, sdk.NeedsEPSModel, "needs needs-eps-model on task deblur-motion, which the eps network e.ipbw was not trained for"},
+		{&netmodel.Model{Name: "toy", Denoiser: plain, EPS: fakeNet{c: 3, h: 16, w: 16, cc: 6, labels: len(netmodel.Tasks)}}, sdk.NeedsEPSModel, ""},
+	} {
+		p.Net = tc.net
+		err := p.CheckSolver(sdk.Info{Name: "s", Capabilities: []sdk.Capability{tc.cp}})
+		if (tc.want == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), tc.want)) {
+			t.Errorf("%s: error %v, want one naming %q", tc.cp, err, tc.want)
 		}
 	}
+}
+
+type fakeNet struct{ c, h, w, cc, labels int }
+
+func (f fakeNet) Shape() (int, int, int, int) { return f.c, f.h, f.w, f.cc }
+func (f fakeNet) Labels() int                 { return f.labels }
+func (f fakeNet) Denoise(context.Context, [][]float64, [][]float64, [][]float64, []float64, []int) error {
+	return nil
+}
+
+type fakeVJP struct{ fakeNet }
+
+func (fakeVJP) VJP(context.Context, [][]float64, [][]float64, [][]float64, []float64, []int, [][]float64) error {
+	return nil
 }

@@ -7,6 +7,7 @@ package run
 
 import (
 	"fmt"
+	"github.com/ipbench/ipbench/harness/netmodel"
 	"math/rand/v2"
 	"sort"
 
@@ -58,6 +59,9 @@ type Plan struct {
 	Config   *config.Config
 	Datasets []*Dataset
 	Batches  []Batch
+	// Net is the model of kind network or onnx, opened by the caller
+	// (harness/models); nil for gmm-exact.
+	Net *netmodel.Model
 }
 
 // Mine returns the batches of shard s, in plan order.
@@ -75,7 +79,7 @@ func (p *Plan) Mine(s Shard) []Batch {
 // its prior.
 type Dataset struct {
 	Name     string
-	Prior    *gmm.Mixture // the mixture of a gmm dataset
+	Prior    *gmm.Mixture // the mixture of a gmm dataset; nil for a folder
 	IDs      []string
 	Truth    map[string][]float64
 	Checksum string // of the inputs that make the images
@@ -110,6 +114,9 @@ func NewPlan(c *config.Config) (*Plan, error) {
 
 func loadDataset(c *config.Config, dc config.Dataset, shape operator.Shape) (*Dataset, error) {
 	d := &Dataset{Name: dc.Name, Truth: map[string][]float64{}}
+	if dc.Kind == "folder" {
+		return d, loadFolder(d, c, dc)
+	}
 	var means [][]float64
 	if dc.Means != "" {
 		f, err := dataset.OpenFolder(dc.Means, dataset.FolderOptions{Size: c.Resolution, Offset: dc.Offset, Limit: dc.Limit})
@@ -145,6 +152,27 @@ func loadDataset(c *config.Config, dc config.Dataset, shape operator.Shape) (*Da
 	}
 	sort.Strings(d.IDs)
 	return d, nil
+}
+
+// loadFolder takes the ground truths from a folder of real images.
+func loadFolder(d *Dataset, c *config.Config, dc config.Dataset) error {
+	f, err := dataset.OpenFolder(dc.Path, dataset.FolderOptions{Size: c.Resolution, Offset: dc.Offset, Limit: dc.Limit})
+	if err != nil {
+		return fmt.Errorf("dataset %s: %w", dc.Name, err)
+	}
+	if err := f.Check(); err != nil {
+		return fmt.Errorf("dataset %s: %w", dc.Name, err)
+	}
+	for i := 0; i < f.Len(); i++ {
+		img, err := f.Load(i)
+		if err != nil {
+			return fmt.Errorf("dataset %s: %w", dc.Name, err)
+		}
+		d.IDs = append(d.IDs, img.ID)
+		d.Truth[img.ID] = img.Pixels
+	}
+	d.Checksum = f.Checksum()
+	return nil
 }
 
 // Measurement returns the operator and y of one image and task: the task's

@@ -171,15 +171,12 @@ func (p *Plan) batch(ctx context.Context, dir string, b Batch, d *Dataset, op op
 	if err != nil {
 		return fail(err), nil
 	}
-	exact, err := d.Prior.Model(op, c.SigmaY)
+	mdl, err := p.model(d, b.Task, op, y)
 	if err != nil {
 		return nil, err
 	}
-	if err := exact.SetMeasurement(y); err != nil {
-		return nil, err
-	}
 	_, dim := op.Dims()
-	counted := &model.Counted{Name: "gmm-exact", Model: exact, Dim: dim}
+	counted := &model.Counted{Name: c.Model.Kind, Model: mdl, Dim: dim}
 	dst := sdk.NewRows(c.Samples, dim)
 	prob := sdk.Problem{Op: sdk.Local(op), Y: y, SigmaY: c.SigmaY, SigmaMax: edm.SigmaMax}
 	start := time.Now()
@@ -222,6 +219,22 @@ func (p *Plan) batch(ctx context.Context, dir string, b Batch, d *Dataset, op op
 		rows[i].VJPCounted = float64(counted.VJPs()) / float64(c.Samples)
 	}
 	return rows, nil
+}
+
+// model returns the model of one problem: the exact denoisers of a
+// mixture, or the configured networks bound to the problem.
+func (p *Plan) model(d *Dataset, task string, op operator.Operator, y []float64) (sdk.Model, error) {
+	if d.Prior != nil {
+		exact, err := d.Prior.Model(op, p.Config.SigmaY)
+		if err != nil {
+			return nil, err
+		}
+		return exact, exact.SetMeasurement(y)
+	}
+	if p.Net == nil {
+		return nil, fmt.Errorf("dataset %s: no model loaded for model kind %s", d.Name, p.Config.Model.Kind)
+	}
+	return p.Net.Bind(task, op, p.Config.SigmaY, y)
 }
 
 func (p *Plan) solverParams(name string) map[string]float64 {
