@@ -161,17 +161,27 @@ func (f Figure) Save(base string) (err error) {
 		p.Add(line, points)
 		leg.Add(s.Solver, line, points)
 	}
-	const w, h, strip = 7.2 * vg.Inch, 4 * vg.Inch, 1.2 * vg.Inch
+	const strip = 1.2 * vg.Inch
+	return render(base, func(dc draw.Canvas) {
+		p.Draw(draw.Crop(dc, 0, -strip, 0, 0))
+		leg.Draw(draw.Crop(dc, figW-strip, 0, 0, -vg.Points(8)))
+	})
+}
+
+// The size of every figure.
+const figW, figH = 7.2 * vg.Inch, 4 * vg.Inch
+
+// render draws a figure with paint and writes it as base.png (96 dpi) and
+// base.svg.
+func render(base string, paint func(draw.Canvas)) error {
 	for _, ext := range []string{".png", ".svg"} {
 		var c vg.CanvasWriterTo
 		if ext == ".png" {
-			c = vgimg.PngCanvas{Canvas: vgimg.NewWith(vgimg.UseWH(w, h), vgimg.UseDPI(96))}
+			c = vgimg.PngCanvas{Canvas: vgimg.NewWith(vgimg.UseWH(figW, figH), vgimg.UseDPI(96))}
 		} else {
-			c = vgsvg.New(w, h)
+			c = vgsvg.New(figW, figH)
 		}
-		dc := draw.New(c)
-		p.Draw(draw.Crop(dc, 0, -strip, 0, 0))
-		leg.Draw(draw.Crop(dc, w-strip, 0, 0, -vg.Points(8)))
+		paint(draw.New(c))
 		if err := writeTo(base+ext, c); err != nil {
 			return fmt.Errorf("plot %s: %w", filepath.Base(base+ext), err)
 		}
