@@ -1,13 +1,15 @@
 package features
 
 import (
-	"errors"
+	"context"
 	"fmt"
 	"math"
 	"os"
 	"strconv"
 	"strings"
 	"sync"
+
+	"github.com/ipbench/ipbench/internal/onnxrt"
 )
 
 // DefaultBatch is the number of images sent to ONNX Runtime per call when
@@ -50,15 +52,7 @@ type Network struct {
 	batch    int     // images per ONNX Runtime call
 	fixed    bool    // the batch dimension is fixed: pad the last batch
 	outLen   int     // values per image in the output, once known
-	sess     *session
-}
-
-// tensorInfo is a model input or output as declared in the file.
-type tensorInfo struct {
-	name   string
-	tensor bool    // a tensor (not a sequence or map)
-	dtype  string  // element type, e.g. "float32"
-	shape  []int64 // -1 for a symbolic or unknown dimension
+	sess     *onnxrt.Session
 }
 
 // Open loads the model at path and checks its declared input and output
@@ -83,7 +77,7 @@ func open(path string, inputs []string, o Options) (*Network, error) {
 	} else if st.IsDir() {
 		return nil, fmt.Errorf("features: opening model: %s is a directory, not an .onnx file", path)
 	}
-	ins, outs, err := readInfo(path)
+	ins, outs, err := onnxrt.ReadInfo(path)
 	if err != nil {
 		return nil, fmt.Errorf("features: model %s: %w", path, err)
 	}
@@ -108,7 +102,7 @@ func open(path string, inputs []string, o Options) (*Network, error) {
 	if err := n.check(ins, outs); err != nil {
 		return nil, err
 	}
-	n.sess, err = newSession(path, n.inputs, n.output, o.Threads)
+	n.sess, err = onnxrt.NewSession(path, n.inputs, []string{n.output}, onnxrt.Options{Threads: o.Threads})
 	if err != nil {
 		return nil, fmt.Errorf("features: model %s: %w", path, err)
 	}
@@ -146,39 +140,39 @@ func checkOptions(path string, o Options) error {
 
 // check compares the model's declared inputs and outputs with what n expects
 // and settles the batch size.
-func (n *Network) check(ins, outs []tensorInfo) error {
+func (n *Network) check(ins, outs []onnxrt.Info) error {
 	if len(ins) != len(n.inputs) {
-		return fmt.Errorf("features: model %s has inputs %s; expected exactly %s", n.path, infoList(ins), strings.Join(n.inputs, ", "))
+		return fmt.Errorf("features: model %s has inputs %s; expected exactly %s", n.path, onnxrt.List(ins), strings.Join(n.inputs, ", "))
 	}
 	for _, name := range n.inputs {
-		in, ok := findInfo(ins, name)
+		in, ok := onnxrt.Find(ins, name)
 		if !ok {
-			return fmt.Errorf("features: model %s has no input %q (its inputs: %s)", n.path, name, infoList(ins))
+			return fmt.Errorf("features: model %s has no input %q (its inputs: %s)", n.path, name, onnxrt.List(ins))
 		}
-		if !in.tensor || in.dtype != "float32" {
-			return fmt.Errorf("features: model %s: input %q is %s, expected a float32 tensor", n.path, name, in.describe())
+		if !in.Tensor || in.DType != "float32" {
+			return fmt.Errorf("features: model %s: input %q is %s, expected a float32 tensor", n.path, name, in.Describe())
 		}
-		if i, ok := mismatch(in.shape, n.shape); !ok {
-			return fmt.Errorf("features: model %s: input %q has shape %s, expected %s%s", n.path, name, shapeString(in.shape), shapeString(n.shape), dimNote(in.shape, n.shape, i))
+		if i, ok := mismatch(in.Shape, n.shape); !ok {
+			return fmt.Errorf("features: model %s: input %q has shape %s, expected %s%s", n.path, name, shapeString(in.Shape), shapeString(n.shape), dimNote(in.Shape, n.shape, i))
 		}
-		if d := in.shape[0]; d > 0 {
+		if d := in.Shape[0]; d > 0 {
 			// The model fixes the batch (and the caller's, if fixed, equals it).
 			n.batch, n.fixed = int(d), true
 		}
 	}
-	out, ok := findInfo(outs, n.output)
+	out, ok := onnxrt.Find(outs, n.output)
 	if !ok {
-		return fmt.Errorf("features: model %s has no output %q (its outputs: %s)", n.path, n.output, infoList(outs))
+		return fmt.Errorf("features: model %s has no output %q (its outputs: %s)", n.path, n.output, onnxrt.List(outs))
 	}
-	if !out.tensor || out.dtype != "float32" {
-		return fmt.Errorf("features: model %s: output %q is %s, expected a float32 tensor", n.path, n.output, out.describe())
+	if !out.Tensor || out.DType != "float32" {
+		return fmt.Errorf("features: model %s: output %q is %s, expected a float32 tensor", n.path, n.output, out.Describe())
 	}
-	if len(out.shape) < 1 {
+	if len(out.Shape) < 1 {
 		return fmt.Errorf("features: model %s: output %q is a scalar; expected a batch-first tensor", n.path, n.output)
 	}
 	if n.outShape != nil {
-		if i, ok := mismatch(out.shape, n.outShape); !ok {
-			return fmt.Errorf("features: model %s: output %q has shape %s, expected %s%s", n.path, n.output, shapeString(out.shape), shapeString(n.outShape), dimNote(out.shape, n.outShape, i))
+		if i, ok := mismatch(out.Shape, n.outShape); !ok {
+			return fmt.Errorf("features: model %s: output %q has shape %s, expected %s%s", n.path, n.output, shapeString(out.Shape), shapeString(n.outShape), dimNote(out.Shape, n.outShape, i))
 		}
 	}
 	return nil
@@ -234,7 +228,7 @@ func (n *Network) run(dst [][]float64, groups ...[][]float64) error {
 			feed = n.batch
 		}
 		shape[0] = int64(feed)
-		ins := make([][]float32, len(groups))
+		ins := make([]onnxrt.Tensor, len(groups))
 		for k, g := range groups {
 			buf := bufs[k][:feed*n.rowLen]
 			for i := range feed {
@@ -247,13 +241,17 @@ func (n *Network) run(dst [][]float64, groups ...[][]float64) error {
 					row[j] = float32(v)
 				}
 			}
-			ins[k] = buf
+			ins[k] = onnxrt.Tensor{Shape: shape, Float32: buf}
 		}
-		out, outShape, err := n.sess.run(shape, ins)
+		res, err := n.sess.Run(context.Background(), ins)
 		if err != nil {
 			return fmt.Errorf("features: model %s: running a batch of %d: %w", n.path, feed, err)
 		}
-		per, err := n.checkOutput(outShape, len(out), feed)
+		out := res[0].Float32
+		if out == nil {
+			return fmt.Errorf("features: model %s: output %q is not float32", n.path, n.output)
+		}
+		per, err := n.checkOutput(res[0].Shape, len(out), feed)
 		if err != nil {
 			return err
 		}
@@ -307,7 +305,7 @@ func (n *Network) Close() error {
 	if n.sess == nil {
 		return nil
 	}
-	err := n.sess.close()
+	err := n.sess.Close()
 	n.sess = nil
 	if err != nil {
 		return fmt.Errorf("features: model %s: closing: %w", n.path, err)
@@ -338,13 +336,7 @@ func dimNote(declared, expected []int64, i int) string {
 }
 
 // shapeString writes a shape as [-1,3,299,299] (-1: free).
-func shapeString(s []int64) string {
-	parts := make([]string, len(s))
-	for i, d := range s {
-		parts[i] = strconv.FormatInt(d, 10)
-	}
-	return "[" + strings.Join(parts, ",") + "]"
-}
+func shapeString(s []int64) string { return onnxrt.ShapeString(s) }
 
 // dimsString writes dimensions as C×H×W = 3×4×4.
 func dimsString(s []int64) string {
@@ -354,33 +346,3 @@ func dimsString(s []int64) string {
 	}
 	return strings.Join(parts, "×")
 }
-
-func findInfo(infos []tensorInfo, name string) (tensorInfo, bool) {
-	for _, t := range infos {
-		if t.name == name {
-			return t, true
-		}
-	}
-	return tensorInfo{}, false
-}
-
-func (t tensorInfo) describe() string {
-	if !t.tensor {
-		return "not a tensor"
-	}
-	return fmt.Sprintf("a %s tensor %s", t.dtype, shapeString(t.shape))
-}
-
-func infoList(infos []tensorInfo) string {
-	if len(infos) == 0 {
-		return "none"
-	}
-	parts := make([]string, len(infos))
-	for i, t := range infos {
-		parts[i] = fmt.Sprintf("%q %s", t.name, t.describe())
-	}
-	return strings.Join(parts, ", ")
-}
-
-// errNoCgo is returned by every model operation of a build without cgo.
-var errNoCgo = errors.New("this ipbench was built without cgo (CGO_ENABLED=0); ONNX Runtime needs cgo: rebuild with CGO_ENABLED=1 and a C compiler")
