@@ -122,6 +122,9 @@ func (m *Model) Check() error {
 	if cc != 0 {
 		return fmt.Errorf("model %s: the denoiser takes %d conditioning channels; an unconditional denoiser takes none", m.Name, cc)
 	}
+	if l := m.Denoiser.Labels(); l != 0 {
+		return fmt.Errorf("model %s: the denoiser takes class labels (%d classes); a benchmark image has no class here, so it needs an unconditional denoiser", m.Name, l)
+	}
 	for _, n := range []struct {
 		role string
 		net  Network

@@ -221,6 +221,7 @@ func TestCheck(t *testing.T) {
 	}{
 		{Model{Name: "a"}, "no denoiser"},
 		{Model{Name: "a", Denoiser: &shrink{c: 3, h: 4, w: 4, cc: 6}}, "denoiser takes 6 conditioning channels"},
+		{Model{Name: "a", Denoiser: &shrink{c: 3, h: 4, w: 4, labels: 1000}}, "takes class labels (1000 classes)"},
 		{Model{Name: "a", Denoiser: den, EPS: &shrink{c: 3, h: 8, w: 8, cc: 6, labels: 6}}, "EPS network takes 3×8×8 images"},
 		{Model{Name: "a", Denoiser: den, EPS: &shrink{c: 3, h: 4, w: 4, cc: 3, labels: 6}}, "takes 3 conditioning channels, want 6"},
 		{Model{Name: "a", Denoiser: den, Restorer: &shrink{c: 3, h: 4, w: 4, cc: 6}}, "no task labels and no task named"},
