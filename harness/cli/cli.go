@@ -52,6 +52,9 @@ func commands() []command {
 		{"gmm score", "score samples against the exact posterior of a problem file", runScore},
 		{"gmm referee", "score solvers on fresh MCGdiff-family problems and print a table", runReferee},
 		{"gmm images", "score solvers on image-shaped mixtures for every task, with structured operators", runImages},
+		{"train denoiser", "train a denoiser network (EDM loss) on folders of images, resuming from its checkpoint", runTrain("denoiser")},
+		{"train eps", "train an EPS posterior denoiser D(μ*, y, σ), from scratch or from a denoiser (--init)", runTrain("eps")},
+		{"train restorer", "train a conditional restorer (Palette-like) D(x, y, σ)", runTrain("restorer")},
 		{"solvers", "list the solvers", runSolvers},
 		{"version", "print the version", func(context.Context, []string, io.Writer, io.Writer) error { return nil }},
 	}
@@ -95,7 +98,7 @@ func Main(args []string, stdout, stderr io.Writer) int {
 func usage(w io.Writer) {
 	fmt.Fprintln(w, "usage: ipbench COMMAND [flags]\n\ncommands:")
 	for _, c := range commands() {
-		fmt.Fprintf(w, "  %-12s %s\n", c.name, c.usage)
+		fmt.Fprintf(w, "  %-15s %s\n", c.name, c.usage)
 	}
 	fmt.Fprintln(w, "\nRun `ipbench COMMAND -h` for a command's flags.")
 }

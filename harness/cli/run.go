@@ -15,6 +15,7 @@ import (
 
 	"github.com/ipbench/ipbench/harness/atomicfile"
 	"github.com/ipbench/ipbench/harness/config"
+	"github.com/ipbench/ipbench/harness/models"
 	benchrun "github.com/ipbench/ipbench/harness/run"
 	"github.com/ipbench/ipbench/harness/solvers"
 	"github.com/ipbench/ipbench/harness/store"
@@ -31,6 +32,13 @@ func loadRun(path string) (*config.Config, *benchrun.Plan, error) {
 	p, err := benchrun.NewPlan(c)
 	if err != nil {
 		return nil, nil, asInput(err)
+	}
+	if c.Model.Kind != "gmm-exact" {
+		// The networks live as long as the command (their ONNX Runtime
+		// sessions end with the process).
+		if p.Net, _, err = models.Open(c.Model, c.Shape()); err != nil {
+			return nil, nil, asInput(err)
+		}
 	}
 	return c, p, nil
 }

@@ -1,0 +1,125 @@
+// Package models opens the networks a configuration names (model kind
+// network: .ipbw weights trained with ipbench train; kind onnx: ONNX
+// exports) as a netmodel.Model, checking at load time that each file is
+// what its role needs: the right kind of network, for the run's image
+// shape.
+package models
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+
+	"github.com/ipbench/ipbench/harness/config"
+	"github.com/ipbench/ipbench/harness/netmodel"
+	"github.com/ipbench/ipbench/harness/onnxmodel"
+	"github.com/ipbench/ipbench/harness/operator"
+	"github.com/ipbench/ipbench/harness/unet"
+)
+
+// Open loads the model of c for images of the given shape. The returned
+// function releases what the model holds (ONNX Runtime sessions).
+func Open(c config.Model, shape operator.Shape) (*netmodel.Model, func() error, error) {
+	m := &netmodel.Model{Name: c.Kind + ":" + filepath.Base(c.Denoiser)}
+	var closers []func() error
+	closeAll := func() error {
+		var errs []error
+		for _, f := range closers {
+			errs = append(errs, f())
+		}
+		return errors.Join(errs...)
+	}
+	var err error
+	switch c.Kind {
+	case "network":
+		var task string
+		if m.Denoiser, _, err = openNetwork(c.Denoiser, "denoiser", shape); err != nil {
+			return nil, nil, err
+		}
+		if c.EPS != "" {
+			if m.EPS, task, err = openNetwork(c.EPS, "eps", shape); err != nil {
+				return nil, nil, err
+			}
+			m.EPSTask = task
+		}
+		if c.Restorer != "" {
+			if m.Restorer, task, err = openNetwork(c.Restorer, "restorer", shape); err != nil {
+				return nil, nil, err
+			}
+			m.RestorerTask = task
+		}
+	case "onnx":
+		open := func(path string, role onnxmodel.Role, vjp string) (netmodel.Network, error) {
+			cc := 0
+			if role != onnxmodel.Denoiser {
+				cc = netmodel.CondChannels(shape.C)
+			}
+			n, err := onnxmodel.Open(path, onnxmodel.Options{Role: role, VJPPath: vjp, Provider: c.Provider,
+				Channels: shape.C, Height: shape.H, Width: shape.W, CondChannels: cc})
+			if err != nil {
+				return nil, fmt.Errorf("model: %s: %w", role, err)
+			}
+			closers = append(closers, n.Close)
+			if n.HasVJP() {
+				return n, nil
+			}
+			return noVJP{n}, nil // VJPNetwork only when there is a VJP graph
+		}
+		if m.Denoiser, err = open(c.Denoiser, onnxmodel.Denoiser, c.DenoiserVJP); err != nil {
+			closeAll()
+			return nil, nil, err
+		}
+		if c.EPS != "" {
+			if m.EPS, err = open(c.EPS, onnxmodel.EPS, ""); err != nil {
+				closeAll()
+				return nil, nil, err
+			}
+		}
+		if c.Restorer != "" {
+			if m.Restorer, err = open(c.Restorer, onnxmodel.Restorer, ""); err != nil {
+				closeAll()
+				return nil, nil, err
+			}
+		}
+		m.EPSTask, m.RestorerTask = c.EPSTask, c.RestorerTask
+	default:
+		return nil, nil, fmt.Errorf("model: kind %s has no networks to open", c.Kind)
+	}
+	if err := m.Check(); err != nil {
+		closeAll()
+		return nil, nil, err
+	}
+	return m, closeAll, nil
+}
+
+// openNetwork loads a .ipbw file for a role and returns it with the task a
+// single-task network was trained for.
+func openNetwork(path, role string, shape operator.Shape) (*unet.Net, string, error) {
+	n, meta, _, err := unet.LoadFile(path)
+	if err != nil {
+		return nil, "", fmt.Errorf("model: %s: %w", role, err)
+	}
+	if meta.Kind != role {
+		return nil, "", fmt.Errorf("model: %s: %s is a %q network (its header says so), not a %s", role, path, meta.Kind, role)
+	}
+	c, h, w, _ := n.Shape()
+	if c != shape.C || h != shape.H || w != shape.W {
+		return nil, "", fmt.Errorf("model: %s: %s takes %d×%d×%d images; the run's are %d×%d×%d (another resolution?)", role, path, c, h, w, shape.C, shape.H, shape.W)
+	}
+	task := meta.Extra["task"]
+	if role != "denoiser" && n.Labels() == 0 && task == "" {
+		return nil, "", fmt.Errorf("model: %s: %s has no task labels and its header names no task", role, path)
+	}
+	return n, task, nil
+}
+
+// noVJP hides the VJP method of an ONNX network without a VJP graph, so
+// that planning says "no VJP" before any work instead of a failed batch.
+type noVJP struct{ n *onnxmodel.Net }
+
+func (v noVJP) Shape() (int, int, int, int) { return v.n.Shape() }
+func (v noVJP) Labels() int                 { return v.n.Labels() }
+func (v noVJP) Denoise(ctx context.Context, dst, x, cond [][]float64, sigma []float64, labels []int) error {
+	return v.n.Denoise(ctx, dst, x, cond, sigma, labels)
+}
