@@ -9,20 +9,43 @@ SHELL := /bin/bash
 all: build
 
 # The CLI and every solver plugin of the repository (each package
-# .../cmd/ipbench-solver-NAME becomes bin/plugins/ipbench-solver-NAME).
+# .../cmd/ipbench-solver-NAME becomes bin/plugins/ipbench-solver-NAME). The
+# Python example plugins (plugins/python/examples) are scripts, copied with
+# the Python SDK beside them; they run under Debian's /usr/bin/python3.
 build:
 	$(GO) build -o $(BIN)/ipbench ./harness/cmd/ipbench
 	@for pkg in $$($(GO) list ./... | grep '/cmd/ipbench-solver-'); do \
 		echo "$(GO) build -o $(BIN)/plugins/$${pkg##*/} $$pkg"; \
 		$(GO) build -o $(BIN)/plugins/$${pkg##*/} $$pkg || exit 1; \
 	done
+	mkdir -p $(BIN)/plugins && rm -rf $(BIN)/plugins/ipbench_plugin
+	cp -R plugins/python/ipbench_plugin $(BIN)/plugins/ipbench_plugin
+	find $(BIN)/plugins/ipbench_plugin -name __pycache__ -prune -exec rm -rf {} +
+	cp plugins/python/examples/ipbench-solver-* $(BIN)/plugins/
 
-# Regenerate the plugin protocol's Go code (needs Debian's protobuf-compiler).
+# Regenerate the plugin protocol's Go code and the Python SDK's stubs
+# (plugins/python/ipbench_plugin: ipbench.proto, go-plugin's own protos from
+# the module cache, the gRPC health service). Needs Debian's protobuf-compiler
+# and, for the Python services, protobuf-compiler-grpc (grpc_python_plugin,
+# gRPC 1.51); without it python3-grpc-tools' generator writes them. The
+# messages always come from Debian's protoc 3.21: python3-grpc-tools bundles
+# protoc 3.5, whose message code protobuf 3.21's Python runtime refuses.
+PY_PROTOS := ipbench_plugin/ipbench.proto ipbench_plugin/goplugin/grpc_broker.proto \
+	ipbench_plugin/goplugin/grpc_controller.proto ipbench_plugin/goplugin/grpc_stdio.proto \
+	ipbench_plugin/health/health.proto
 proto:
 	$(GO) install google.golang.org/protobuf/cmd/protoc-gen-go@v1.36.12
 	$(GO) install google.golang.org/grpc/cmd/protoc-gen-go-grpc@v1.6.2
 	cd plugins/proto && PATH="$$PATH:$$($(GO) env GOPATH)/bin" protoc --go_out=. --go_opt=paths=source_relative \
 		--go-grpc_out=. --go-grpc_opt=paths=source_relative ipbench.proto
+	gp=$$($(GO) list -m -f '{{.Dir}}' github.com/hashicorp/go-plugin) && \
+	inc="-Iipbench_plugin=plugins/proto -Iipbench_plugin/goplugin=$$gp/internal/plugin -Iipbench_plugin/health=plugins/python/proto" && \
+	protoc $$inc --python_out=plugins/python $(PY_PROTOS) && \
+	if command -v grpc_python_plugin >/dev/null; then \
+		protoc $$inc --plugin=protoc-gen-grpc_python=$$(command -v grpc_python_plugin) --grpc_python_out=plugins/python $(PY_PROTOS); \
+	else \
+		/usr/bin/python3 -m grpc_tools.protoc $$inc --grpc_python_out=plugins/python $(PY_PROTOS); \
+	fi
 
 # ONNX Runtime, where `make onnxruntime` installed it and the environment
 # names none: the feature-network tests (LPIPS, FID, KID) then run instead

@@ -161,6 +161,7 @@ func fileSHA256(path string) (string, error) {
 // start launches the process; p.mu is held or p is not yet shared.
 func (p *Plugin) start() error {
 	sum, _ := hex.DecodeString(p.SHA256)
+	stderr := &stderrTail{}
 	client := plugin.NewClient(&plugin.ClientConfig{
 		HandshakeConfig: wire.Handshake,
 		VersionedPlugins: map[int]plugin.PluginSet{
@@ -177,11 +178,12 @@ func (p *Plugin) start() error {
 		Logger: hclog.New(&hclog.LoggerOptions{
 			Name: "plugin." + filepath.Base(p.Path), Output: p.cfg.Log, Level: hclog.Warn,
 		}),
+		Stderr: stderr,
 	})
 	rpcClient, err := client.Client()
 	if err != nil {
-		client.Kill()
-		return p.errorf("start: %v", err)
+		client.Kill() // returns once the process's stderr is read to the end
+		return p.errorf("start: %v%s", err, stderr.explain())
 	}
 	raw, err := rpcClient.Dispense(wire.SolverPluginName)
 	if err != nil {
