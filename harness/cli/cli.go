@@ -55,6 +55,7 @@ func commands() []command {
 		{"train denoiser", "train a denoiser network (EDM loss) on folders of images, resuming from its checkpoint", runTrain("denoiser")},
 		{"train eps", "train an EPS posterior denoiser D(μ*, y, σ), from scratch or from a denoiser (--init)", runTrain("eps")},
 		{"train restorer", "train a conditional restorer (Palette-like) D(x, y, σ)", runTrain("restorer")},
+		{"train card", "write a training folder's model card (card.md) again from its train.json", runTrainCard},
 		{"solvers", "list the solvers", runSolvers},
 		{"version", "print the version", func(context.Context, []string, io.Writer, io.Writer) error { return nil }},
 	}

@@ -43,6 +43,7 @@ type trainFlags struct {
 	s                     train.Settings
 	base                  int
 	fresh                 bool
+	command               []string // as given, for the record
 	evalImages, evalDraws int
 }
 
@@ -92,6 +93,7 @@ type trainRecordFile struct {
 	WeightsSHA   string          `json:"weights_sha256"`
 	HeldOut      []heldOutPSNR   `json:"held_out_psnr,omitempty"`
 	Machine      string          `json:"machine"`
+	Command      []string        `json:"command"`
 	Resumed      []int           `json:"resumed_at,omitempty"`
 	Extra        json.RawMessage `json:"extra,omitempty"`
 }
@@ -120,6 +122,7 @@ func runTrain(kind string) func(ctx context.Context, args []string, stdout, stde
 		if err := parse(fs, args); err != nil {
 			return err
 		}
+		f.command = append([]string{"ipbench", "train", kind}, args...)
 		if f.out == "" {
 			return badInput("--out missing: the folder for the checkpoint and the weights")
 		}
@@ -188,7 +191,7 @@ func trainRun(ctx context.Context, kind string, f *trainFlags, stdout, stderr io
 	}
 	ckpt := filepath.Join(f.out, trainCheckpoint)
 	rec := trainRecordFile{Kind: kind, Objective: s.Objective, Architecture: cfg, Parameters: net.NumParams(), Settings: s, Data: used, Init: f.init,
-		Machine: fmt.Sprintf("%s/%s, %d cores", runtime.GOOS, runtime.GOARCH, runtime.NumCPU())}
+		Machine: fmt.Sprintf("%s/%s, %d cores", runtime.GOOS, runtime.GOARCH, runtime.NumCPU()), Command: f.command}
 	st := train.NewState(params, s.Seed)
 	if _, err := os.Stat(ckpt); err == nil && !f.fresh {
 		got, cs, err := train.LoadCheckpoint(ckpt, params)
@@ -253,6 +256,9 @@ func trainRun(ctx context.Context, kind string, f *trainFlags, stdout, stderr io
 	}
 	rec.Weights = name
 	if err := writeTrainRecord(f.out, rec); err != nil {
+		return err
+	}
+	if err := atomicfile.Write(filepath.Join(f.out, "card.md"), []byte(card(rec))); err != nil {
 		return err
 	}
 	if err := lossCurve(filepath.Join(f.out, trainLoss), kind, st.Losses); err != nil {
@@ -491,4 +497,54 @@ func (p *trainProgress) done() {
 	if p.wrote {
 		fmt.Fprintln(p.w)
 	}
+}
+
+// card is the model card of a trained network: what it is, what it was
+// trained on and how, and how well it denoises held-out images.
+func card(r trainRecordFile) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "# %s network (%s)\n\n", r.Kind, r.Weights)
+	fmt.Fprintf(&b, "- weights: `%s`, SHA-256 `%s` (format: harness/unet, version %d)\n", r.Weights, r.WeightsSHA, unet.FormatVersion)
+	a := r.Architecture
+	fmt.Fprintf(&b, "- architecture: EDM-preconditioned UNet, %d×%d px, %d channels, base width %d, levels %v, %d residual block(s) per level, %d GroupNorm groups, %d conditioning channels, %d labels; %d parameters\n",
+		a.Resolution, a.Resolution, a.Channels, a.Base, a.Mults, a.Blocks, a.Groups, a.CondChannels, a.Labels, r.Parameters)
+	fmt.Fprintf(&b, "- objective: %s\n", r.Objective)
+	if r.Init != "" {
+		fmt.Fprintf(&b, "- fine-tuned from: `%s`\n", r.Init)
+	}
+	for _, d := range r.Data {
+		fmt.Fprintf(&b, "- data: `%s`, images %d to %d in file-name order (%d images; the first %d are held out), folder SHA-256 `%s`\n", d.Folder, d.Offset+1, d.Offset+d.Images, d.Images, d.Offset, d.Checksum)
+	}
+	s := r.Settings
+	fmt.Fprintf(&b, "- training: %d steps of batch %d, Adam (lr %g, β₁ %g, β₂ %g, %d warm-up steps), weight average with a half-life of %g images (the weights kept), seed %d\n",
+		r.Steps, s.Batch, s.LR, s.Beta1, s.Beta2, s.Warmup, s.EMAImages, s.Seed)
+	fmt.Fprintf(&b, "- wall time: %.0f s on %s; final loss (mean of the last 100 steps): %.4f\n", r.Seconds, r.Machine, r.FinalLoss)
+	fmt.Fprintf(&b, "- command: `%s`\n\n", strings.Join(r.Command, " "))
+	if len(r.HeldOut) > 0 {
+		fmt.Fprintf(&b, "Held-out denoising: PSNR (dB, [0, 1] range) of the network's output and of its input, by noise level σ ([-1, 1] units), over %d (held-out image, noise draw) pairs", r.HeldOut[0].N)
+		if r.Kind != "denoiser" {
+			b.WriteString(" (the input is x_σ for a restorer, the pivot μ* for EPS; σ_y = 0.05)")
+		}
+		b.WriteString(":\n\n| task | σ | output | input |\n|---|---:|---:|---:|\n")
+		for _, h := range r.HeldOut {
+			t := h.Task
+			if t == "" {
+				t = "(denoising)"
+			}
+			fmt.Fprintf(&b, "| %s | %g | %.2f | %.2f |\n", t, h.Sigma, h.PSNR, h.Input)
+		}
+	}
+	return b.String()
+}
+
+// runTrainCard writes card.md again from a training folder's record.
+func runTrainCard(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) != 1 || strings.HasPrefix(args[0], "-") {
+		return badInput("usage: ipbench train card DIR (a folder ipbench train wrote)")
+	}
+	r, err := readTrainRecord(args[0])
+	if err != nil {
+		return asInput(err)
+	}
+	return atomicfile.Write(filepath.Join(args[0], "card.md"), []byte(card(r)))
 }

@@ -40,7 +40,7 @@ func TestTrainAndRunOnRealImages(t *testing.T) {
 	if rec.Steps != 6 || rec.Architecture.CondChannels != 6 || rec.Architecture.Labels != 0 || len(rec.HeldOut) != 6 || rec.HeldOut[0].Task != "sr4" || len(rec.WeightsSHA) != 64 {
 		t.Errorf("record %+v", rec)
 	}
-	for _, f := range []string{"loss.png", "loss.svg", trainCheckpoint, "eps.ipbw"} {
+	for _, f := range []string{"loss.png", "loss.svg", trainCheckpoint, "eps.ipbw", "card.md"} {
 		if _, err := os.Stat(filepath.Join(eps, f)); err != nil {
 			t.Error(err)
 		}
