@@ -75,7 +75,11 @@ bench: build
 	$(BIN)/ipbench run configs/default.yaml
 	$(BIN)/ipbench report results/default | tee results/default-report.md
 	$(BIN)/ipbench gmm referee --solvers $(SOLVERS) --nfe 20,100 --dims 8,80 --obs 1,2,4 --problems 2 --n 1000 --seed 1 | tee results/gmm-referee.md
-	@echo "record: results/default/record.sqlite (sample images beside it); report: results/default/report/report.html and results/default-report.md; exact-posterior table: results/gmm-referee.md"
+	@if [ -d ../shared/data/ffhq ] && [ -d ../shared/data/imagenet-val ]; then \
+		$(BIN)/ipbench run configs/real32.yaml && \
+		$(BIN)/ipbench report results/real32 | tee results/real32-report.md; \
+	else echo "real-image section skipped: ../shared/data (held-out FFHQ and ImageNet images) is not here"; fi
+	@echo "record: results/default/record.sqlite (sample images beside it); report: results/default/report/report.html and results/default-report.md; exact-posterior table: results/gmm-referee.md; real images: results/real32/report/report.html and results/real32-report.md"
 
 # Every solver plugin of the repository.
 SOLVERS := eps,restorer,dps,pigdm,ddrm,ddnm,diffpir,daps,mpgd,pinv,tikhonov
