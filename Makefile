@@ -10,7 +10,8 @@ all: build
 
 # The CLI and every solver plugin of the repository (each package
 # .../cmd/ipbench-solver-NAME becomes bin/plugins/ipbench-solver-NAME). The
-# Python example plugins (plugins/python/examples) are scripts, copied with
+# Python example plugins (plugins/python/examples: solvers, and the model
+# plugins ipbench-model-torch and ipbench-model-gmm) are scripts, copied with
 # the Python SDK beside them; they run under Debian's /usr/bin/python3.
 build:
 	$(GO) build -o $(BIN)/ipbench ./harness/cmd/ipbench
@@ -21,7 +22,7 @@ build:
 	mkdir -p $(BIN)/plugins && rm -rf $(BIN)/plugins/ipbench_plugin
 	cp -R plugins/python/ipbench_plugin $(BIN)/plugins/ipbench_plugin
 	find $(BIN)/plugins/ipbench_plugin -name __pycache__ -prune -exec rm -rf {} +
-	cp plugins/python/examples/ipbench-solver-* $(BIN)/plugins/
+	cp plugins/python/examples/ipbench-solver-* plugins/python/examples/ipbench-model-* $(BIN)/plugins/
 
 # Regenerate the plugin protocol's Go code and the Python SDK's stubs
 # (plugins/python/ipbench_plugin: ipbench.proto, go-plugin's own protos from

@@ -23,24 +23,28 @@ import (
 )
 
 // loadRun reads the configuration and loads its plan: every check that can
-// fail on the user's input happens here, before any work.
-func loadRun(path string) (*config.Config, *benchrun.Plan, error) {
-	c, err := config.Read(path)
-	if err != nil {
-		return nil, nil, asInput(err)
+// fail on the user's input happens here, before any work. closeModel stops
+// a model plugin's process (networks in this process live as long as the
+// command: their ONNX Runtime sessions end with the process).
+func loadRun(path string, stderr io.Writer) (c *config.Config, p *benchrun.Plan, closeModel func() error, err error) {
+	closeModel = func() error { return nil }
+	if c, err = config.Read(path); err != nil {
+		return nil, nil, nil, asInput(err)
 	}
-	p, err := benchrun.NewPlan(c)
-	if err != nil {
-		return nil, nil, asInput(err)
+	if p, err = benchrun.NewPlan(c); err != nil {
+		return nil, nil, nil, asInput(err)
 	}
 	if c.Model.Kind != "gmm-exact" {
-		// The networks live as long as the command (their ONNX Runtime
-		// sessions end with the process).
-		if p.Net, _, err = models.Open(c.Model, c.Shape()); err != nil {
-			return nil, nil, asInput(err)
+		timeout, _ := time.ParseDuration(c.Timeout) // checked with the solvers' (effective)
+		var closer func() error
+		if p.Net, closer, err = models.OpenWith(c.Model, c.Shape(), models.Options{Timeout: timeout, Log: stderr}); err != nil {
+			return nil, nil, nil, asInput(err)
+		}
+		if c.Model.Kind == "plugin" {
+			closeModel = closer
 		}
 	}
-	return c, p, nil
+	return c, p, closeModel, nil
 }
 
 // setup is what run and plan share: the flags, the configuration and its
@@ -51,6 +55,8 @@ type setup struct {
 	p     *benchrun.Plan
 	reg   *solvers.Registry
 	shard benchrun.Shard
+	// closeModel stops a model plugin (model kind plugin).
+	closeModel func() error
 }
 
 func newSetup(cmd, outputDoc string, args []string, stdout, stderr io.Writer) (*setup, error) {
@@ -69,10 +75,11 @@ func newSetup(cmd, outputDoc string, args []string, stdout, stderr io.Writer) (*
 	if s.shard, err = benchrun.ParseShard(*shardFlag); err != nil {
 		return nil, asInput(err)
 	}
-	if s.c, s.p, err = loadRun(s.path); err != nil {
+	if s.c, s.p, s.closeModel, err = loadRun(s.path, stderr); err != nil {
 		return nil, err
 	}
 	if s.reg, err = effective(s.c, s.p, s.path, pf, stderr); err != nil {
+		s.closeModel()
 		return nil, err
 	}
 	if *output != "" {
@@ -87,6 +94,7 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return err
 	}
 	defer s.reg.Close()
+	defer s.closeModel()
 	c, p, reg, shard := s.c, s.p, s.reg, s.shard
 	st, err := store.Open(c.Output, c.Hash(), c.YAML())
 	if err != nil {
@@ -211,6 +219,7 @@ func runPlan(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	s.reg.Close()
+	s.closeModel()
 	c, p, shard, path := s.c, s.p, s.shard, s.path
 	mine := p.Mine(shard)
 	done := 0

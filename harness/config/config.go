@@ -88,11 +88,16 @@ type Dataset struct {
 //   - kind "network": networks trained with ipbench train (.ipbw files).
 //   - kind "onnx": EDM-style networks exported to ONNX (.onnx files; see
 //     harness/onnxmodel for the inputs they must take).
+//   - kind "plugin": a model plugin process (plugins/modelhost), e.g. a
+//     Python process holding a PyTorch network (plugins/python): Plugin is
+//     its executable, started with Args and then, for each of Files, the
+//     flag --ROLE and the file's absolute path.
 //
-// Denoiser is required for the last two; EPS and Restorer are optional,
-// and the solvers that need them are refused at planning time without
-// them. A VJP comes from the network's own autodiff (network) or from
-// DenoiserVJP, an exported VJP graph (onnx).
+// Denoiser is required for network and onnx; EPS and Restorer are
+// optional, and the solvers that need them are refused at planning time
+// without them. A VJP comes from the network's own autodiff (network), from
+// DenoiserVJP, an exported VJP graph (onnx), or from the plugin (which says
+// in its Info what it gives).
 type Model struct {
 	Kind        string `yaml:"kind"`
 	Denoiser    string `yaml:"denoiser,omitempty"`
@@ -104,21 +109,55 @@ type Model struct {
 	EPSTask      string `yaml:"eps_task,omitempty"`
 	RestorerTask string `yaml:"restorer_task,omitempty"`
 	Provider     string `yaml:"provider,omitempty"` // onnx: auto (CUDA when present), cpu or cuda
+	// Plugin, Args and Files are for kind plugin: the executable, its
+	// arguments, and the files it reads by role (weights, the Python file
+	// that defines the network, a mixture), checksummed like the files of a
+	// network.
+	Plugin string            `yaml:"plugin,omitempty"`
+	Args   []string          `yaml:"args,omitempty"`
+	Files  map[string]string `yaml:"files,omitempty"`
 	// SHA256 holds each file's checksum by role (denoiser, denoiser_vjp,
-	// eps, restorer), filled in when the configuration is read, so that
-	// another network is another benchmark; given, it pins the files.
+	// eps, restorer; for kind plugin, plugin and the roles of Files),
+	// filled in when the configuration is read, so that another network is
+	// another benchmark; given, it pins the files.
 	SHA256 map[string]string `yaml:"sha256,omitempty"`
 }
 
-// Files returns the model's files by role, leaving out roles not given.
-func (m *Model) Files() map[string]string {
+// AllFiles returns the model's files by role, leaving out roles not given:
+// the networks, or a model plugin's executable (role plugin) and Files.
+func (m *Model) AllFiles() map[string]string {
 	f := map[string]string{}
-	for role, path := range map[string]string{"denoiser": m.Denoiser, "denoiser_vjp": m.DenoiserVJP, "eps": m.EPS, "restorer": m.Restorer} {
+	for role, path := range map[string]string{"denoiser": m.Denoiser, "denoiser_vjp": m.DenoiserVJP, "eps": m.EPS, "restorer": m.Restorer, "plugin": m.Plugin} {
 		if path != "" {
 			f[role] = path
 		}
 	}
+	for role, path := range m.Files {
+		if _, ok := f[role]; !ok {
+			f[role] = path
+		}
+	}
 	return f
+}
+
+// PluginArgs returns the arguments a model plugin is started with: Args,
+// then --ROLE PATH for each of Files, in the order of the roles' names,
+// with absolute paths (the plugin may change its directory).
+func (m *Model) PluginArgs() []string {
+	args := slices.Clone(m.Args)
+	roles := make([]string, 0, len(m.Files))
+	for r := range m.Files {
+		roles = append(roles, r)
+	}
+	sort.Strings(roles)
+	for _, r := range roles {
+		p := m.Files[r]
+		if abs, err := filepath.Abs(p); err == nil {
+			p = abs
+		}
+		args = append(args, "--"+r, p)
+	}
+	return args
 }
 
 // fill checks the model's fields against its kind and fills in the
@@ -127,31 +166,40 @@ func (m *Model) fill() error {
 	if m.Kind == "" {
 		m.Kind = "gmm-exact"
 	}
-	files := m.Files()
+	files := m.AllFiles()
 	switch m.Kind {
 	case "gmm-exact":
-		if len(files) > 0 || m.Provider != "" || m.EPSTask != "" || m.RestorerTask != "" || len(m.SHA256) > 0 {
+		if len(files) > 0 || m.Provider != "" || m.EPSTask != "" || m.RestorerTask != "" || len(m.SHA256) > 0 || len(m.Args) > 0 {
 			return errors.New("model: kind gmm-exact takes no files (its denoisers are the exact ones of each gmm dataset)")
 		}
 		return nil
-	case "network", "onnx":
+	case "network", "onnx", "plugin":
 	default:
-		return fmt.Errorf("model: unknown kind %q (gmm-exact, network or onnx)", m.Kind)
+		return fmt.Errorf("model: unknown kind %q (gmm-exact, network, onnx or plugin)", m.Kind)
 	}
-	if m.Denoiser == "" {
+	if m.Kind == "plugin" {
+		if err := m.checkPlugin(); err != nil {
+			return err
+		}
+	} else if m.Plugin != "" || len(m.Args) > 0 || len(m.Files) > 0 {
+		return fmt.Errorf("model: plugin, args and files are for kind plugin, not %s", m.Kind)
+	} else if m.Denoiser == "" {
 		return fmt.Errorf("model: kind %s needs denoiser: the file of the unconditional denoiser", m.Kind)
 	}
 	ext := map[string]string{"network": ".ipbw", "onnx": ".onnx"}[m.Kind]
 	for role, path := range files {
-		if !strings.EqualFold(filepath.Ext(path), ext) {
+		if ext != "" && !strings.EqualFold(filepath.Ext(path), ext) {
 			return fmt.Errorf("model: %s: %s is not a %s file, which kind %s takes", role, path, ext, m.Kind)
 		}
 	}
-	if m.Kind == "network" {
+	// (What a plugin gives comes from its Info, its device from its
+	// arguments.)
+	switch m.Kind {
+	case "network":
 		if m.DenoiserVJP != "" || m.Provider != "" || m.EPSTask != "" || m.RestorerTask != "" {
 			return errors.New("model: denoiser_vjp, provider, eps_task and restorer_task are for kind onnx (a network's VJP is its own autodiff, and its file names its task)")
 		}
-	} else {
+	case "onnx":
 		switch m.Provider {
 		case "":
 			m.Provider = "auto"
@@ -180,6 +228,25 @@ func (m *Model) fill() error {
 			return fmt.Errorf("model: %s: %s has SHA-256 %s, not the pinned %s", role, path, got, pin)
 		}
 		m.SHA256[role] = got
+	}
+	return nil
+}
+
+// checkPlugin checks the fields of kind plugin.
+func (m *Model) checkPlugin() error {
+	if m.Plugin == "" {
+		return errors.New("model: kind plugin needs plugin: the model plugin's executable")
+	}
+	if m.Denoiser != "" || m.DenoiserVJP != "" || m.EPS != "" || m.Restorer != "" || m.EPSTask != "" || m.RestorerTask != "" || m.Provider != "" {
+		return errors.New("model: kind plugin takes plugin, args and files; denoiser, denoiser_vjp, eps, restorer, eps_task, restorer_task and provider are for kinds network and onnx (a plugin says in its Info what it gives; pass it a device in args)")
+	}
+	for role, path := range m.Files {
+		if role == "plugin" || role == "" || strings.Trim(role, "abcdefghijklmnopqrstuvwxyz0123456789-_") != "" || strings.HasPrefix(role, "-") {
+			return fmt.Errorf("model: files: role %q: want a name of lower-case letters, digits, - and _ (passed to the plugin as --ROLE), other than plugin", role)
+		}
+		if path == "" {
+			return fmt.Errorf("model: files: %s: no path", role)
+		}
 	}
 	return nil
 }
@@ -444,7 +511,7 @@ func (c *Config) fill() error {
 	}
 	for _, d := range c.Datasets {
 		if d.Kind == "folder" && c.Model.Kind == "gmm-exact" {
-			return fmt.Errorf("dataset %s (folder): the gmm-exact model needs a gmm dataset; a folder of real images needs a trained model (model: kind network or onnx), or use kind gmm with means: %s to take the folder's images as mixture means", d.Name, d.Path)
+			return fmt.Errorf("dataset %s (folder): the gmm-exact model needs a gmm dataset; a folder of real images needs a trained model (model: kind network, onnx or plugin), or use kind gmm with means: %s to take the folder's images as mixture means", d.Name, d.Path)
 		}
 		if d.Kind == "gmm" && c.Model.Kind != "gmm-exact" {
 			return fmt.Errorf("dataset %s (gmm): a mixture's ground truths need no network; with model kind %s give real images (kind folder)", d.Name, c.Model.Kind)

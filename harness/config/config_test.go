@@ -178,3 +178,49 @@ func TestModelFiles(t *testing.T) {
 		}
 	}
 }
+
+// Kind plugin: an executable with arguments and files by role, each file
+// checksummed (the executable under "plugin") and passed as --ROLE PATH.
+func TestModelPlugin(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, body string) string {
+		p := dir + "/" + name
+		if err := os.WriteFile(p, []byte(body), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	exe, weights, net := write("ipbench-model-x", "#!/bin/sh\n"), write("w.pt", "weights"), write("net.py", "class Net: pass\n")
+	folder := strings.Replace(good, "kind: gmm\n    means: data/thumbnails", "kind: folder\n    path: "+dir, 1)
+	c, err := Parse([]byte(folder + "model: {kind: plugin, plugin: " + exe + ", args: [--class, Net], files: {weights: " + weights + ", module: " + net + "}}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256([]byte("weights"))
+	if c.Model.SHA256["weights"] != hex.EncodeToString(sum[:]) || len(c.Model.SHA256) != 3 || c.Model.SHA256["plugin"] == "" {
+		t.Errorf("checksums %v", c.Model.SHA256)
+	}
+	if got, want := strings.Join(c.Model.PluginArgs(), " "), "--class Net --module "+net+" --weights "+weights; got != want {
+		t.Errorf("arguments %q, want %q", got, want)
+	}
+	pin := folder + "model: {kind: plugin, plugin: " + exe + ", sha256: {plugin: 00}}\n"
+	for _, tc := range []struct {
+		text, want string
+	}{
+		{folder + "model: {kind: plugin}\n", "kind plugin needs plugin"},
+		{folder + "model: {kind: plugin, plugin: " + exe + ", denoiser: " + weights + "}\n", "kind plugin takes plugin, args and files"},
+		{folder + "model: {kind: plugin, plugin: " + exe + ", files: {Weights: " + weights + "}}\n", `role "Weights"`},
+		{folder + "model: {kind: plugin, plugin: " + exe + ", files: {plugin: " + weights + "}}\n", `role "plugin"`},
+		{folder + "model: {kind: plugin, plugin: " + dir + "/none}\n", "none is not a readable file"},
+		{folder + "model: {kind: plugin, plugin: " + exe + ", files: {weights: " + dir + "/none.pt}}\n", "weights: " + dir + "/none.pt is not a readable file"},
+		{pin, "not the pinned 00"},
+		{folder + "model: {kind: network, denoiser: " + write("d.ipbw", "x") + ", args: [--x]}\n", "plugin, args and files are for kind plugin, not network"},
+		{good + "model: {kind: gmm-exact, args: [--x]}\n", "kind gmm-exact takes no files"},
+		{good + "model: {kind: plugin, plugin: " + exe + "}\n", "a mixture's ground truths need no network"},
+	} {
+		_, err := Parse([]byte(tc.text))
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("got %v, want an error saying %q", err, tc.want)
+		}
+	}
+}

@@ -1,26 +1,49 @@
-// Package models opens the networks a configuration names (model kind
+// Package models opens the model a configuration names (model kind
 // network: .ipbw weights trained with ipbench train; kind onnx: ONNX
-// exports) as a netmodel.Model, checking at load time that each file is
-// what its role needs: the right kind of network, for the run's image
-// shape.
+// exports; kind plugin: a model plugin process) as a netmodel.Binder,
+// checking at load time that each file is what its role needs: the right
+// kind of network, for the run's image shape.
 package models
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"path/filepath"
+	"time"
 
 	"github.com/ipbench/ipbench/harness/config"
 	"github.com/ipbench/ipbench/harness/netmodel"
 	"github.com/ipbench/ipbench/harness/onnxmodel"
 	"github.com/ipbench/ipbench/harness/operator"
 	"github.com/ipbench/ipbench/harness/unet"
+	"github.com/ipbench/ipbench/plugins/modelhost"
 )
 
+// Options are what Open needs beyond the configuration's model section.
+type Options struct {
+	// Timeout bounds each call of a model plugin (kind plugin): one that
+	// has not answered by then is killed, and started again for the next
+	// batch. 0: no bound.
+	Timeout time.Duration
+	// Log receives a model plugin's log lines and stderr (default
+	// os.Stderr).
+	Log io.Writer
+}
+
 // Open loads the model of c for images of the given shape. The returned
-// function releases what the model holds (ONNX Runtime sessions).
-func Open(c config.Model, shape operator.Shape) (*netmodel.Model, func() error, error) {
+// function releases what the model holds (ONNX Runtime sessions, a model
+// plugin's process).
+func Open(c config.Model, shape operator.Shape) (netmodel.Binder, func() error, error) {
+	return OpenWith(c, shape, Options{})
+}
+
+// OpenWith is Open with options.
+func OpenWith(c config.Model, shape operator.Shape, o Options) (netmodel.Binder, func() error, error) {
+	if c.Kind == "plugin" {
+		return openPlugin(c, shape, o)
+	}
 	m := &netmodel.Model{Name: c.Kind + ":" + filepath.Base(c.Denoiser)}
 	var closers []func() error
 	closeAll := func() error {
@@ -91,6 +114,20 @@ func Open(c config.Model, shape operator.Shape) (*netmodel.Model, func() error, 
 		return nil, nil, err
 	}
 	return m, closeAll, nil
+}
+
+// openPlugin starts a model plugin and checks that it takes the run's
+// images.
+func openPlugin(c config.Model, shape operator.Shape, o Options) (netmodel.Binder, func() error, error) {
+	p, err := modelhost.Open(c.Plugin, modelhost.Config{Args: c.PluginArgs(), Checksum: c.SHA256["plugin"], CallTimeout: o.Timeout, Log: o.Log})
+	if err != nil {
+		return nil, nil, fmt.Errorf("model: %w", err)
+	}
+	if err := p.CheckShape(shape); err != nil {
+		p.Close()
+		return nil, nil, fmt.Errorf("model: %w", err)
+	}
+	return p, p.Close, nil
 }
 
 // openNetwork loads a .ipbw file for a role and returns it with the task a

@@ -166,6 +166,27 @@ func (m *Model) Serves(role, task string) bool {
 	return slices.Contains(Tasks, task)
 }
 
+// String returns the model's name.
+func (m *Model) String() string { return m.Name }
+
+// Binder is a trained model that the run binds to each problem: a Model
+// (networks in this process) or a model plugin process
+// (plugins/modelhost.Plugin). The planning asks it what it gives.
+type Binder interface {
+	// Bind returns the Model service of one problem: task, A, σ_y and y.
+	// A model that holds resources per problem returns an sdk.Model that
+	// is also an io.Closer, closed when the problem is done.
+	Bind(task string, op operator.Operator, sigmaY float64, y []float64) (sdk.Model, error)
+	// HasVJP says whether the denoiser gives vector–Jacobian products.
+	HasVJP() bool
+	// Serves says whether the role ("eps" or "restorer") serves task.
+	Serves(role, task string) bool
+	// String names the model in errors.
+	String() string
+}
+
+var _ Binder = (*Model)(nil)
+
 // HasVJP says whether the denoiser gives vector–Jacobian products.
 func (m *Model) HasVJP() bool {
 	_, ok := m.Denoiser.(VJPNetwork)

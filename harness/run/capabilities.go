@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 
+	"github.com/ipbench/ipbench/harness/netmodel"
 	"github.com/ipbench/ipbench/harness/operator"
 	"github.com/ipbench/ipbench/harness/task"
 	"github.com/ipbench/ipbench/plugins/sdk"
@@ -67,7 +68,10 @@ func (p *Plan) netGives(solver string, cp sdk.Capability) error {
 	}
 	if cp == sdk.NeedsVJP {
 		if !p.Net.HasVJP() {
-			return fmt.Errorf("solver %s needs a VJP, which model %s (kind %s, %s) does not give: it has no exported VJP graph (model: denoiser_vjp)", solver, p.Net.Name, c.Model.Kind, c.Model.Denoiser)
+			if c.Model.Kind == "plugin" {
+				return fmt.Errorf("solver %s needs a VJP, which model %s (kind plugin, %s) does not give: its Info does not list vjp", solver, p.Net, c.Model.Plugin)
+			}
+			return fmt.Errorf("solver %s needs a VJP, which model %s (kind %s, %s) does not give: it has no exported VJP graph (model: denoiser_vjp)", solver, p.Net, c.Model.Kind, c.Model.Denoiser)
 		}
 		return nil
 	}
@@ -79,10 +83,26 @@ func (p *Plan) netGives(solver string, cp sdk.Capability) error {
 		if !c.SolverRunsOn(solver, t.Name) || p.Net.Serves(role, t.Name) {
 			continue
 		}
+		if c.Model.Kind == "plugin" {
+			if p.Net.Serves(role, "") || anyTask(p.Net, role) {
+				return fmt.Errorf("solver %s needs %s on task %s, which model %s (kind plugin, %s) does not serve (its Info lists the tasks it serves); leave one of them out (a solver's tasks: list limits it to some tasks)", solver, cp, t.Name, p.Net, c.Model.Plugin)
+			}
+			return fmt.Errorf("solver %s needs %s, which model %s (kind plugin, %s) does not give: its Info does not list %s", solver, cp, p.Net, c.Model.Plugin, map[string]string{"eps": "eps", "restorer": "restore"}[role])
+		}
 		if file == "" {
-			return fmt.Errorf("solver %s needs %s, which model %s does not give: the configuration names no %s network (model: %s)", solver, cp, p.Net.Name, role, role)
+			return fmt.Errorf("solver %s needs %s, which model %s does not give: the configuration names no %s network (model: %s)", solver, cp, p.Net, role, role)
 		}
 		return fmt.Errorf("solver %s needs %s on task %s, which the %s network %s was not trained for; leave one of them out (a solver's tasks: list limits it to some tasks)", solver, cp, t.Name, role, file)
 	}
 	return nil
+}
+
+// anyTask says whether the role serves any of the labelled tasks.
+func anyTask(b netmodel.Binder, role string) bool {
+	for _, t := range netmodel.Tasks {
+		if b.Serves(role, t) {
+			return true
+		}
+	}
+	return false
 }

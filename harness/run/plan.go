@@ -59,9 +59,9 @@ type Plan struct {
 	Config   *config.Config
 	Datasets []*Dataset
 	Batches  []Batch
-	// Net is the model of kind network or onnx, opened by the caller
-	// (harness/models); nil for gmm-exact.
-	Net *netmodel.Model
+	// Net is the model of kind network, onnx or plugin, opened by the
+	// caller (harness/models); nil for gmm-exact.
+	Net netmodel.Binder
 }
 
 // Mine returns the batches of shard s, in plan order.

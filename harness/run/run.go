@@ -173,7 +173,12 @@ func (p *Plan) batch(ctx context.Context, dir string, b Batch, d *Dataset, op op
 	}
 	mdl, err := p.model(d, b.Task, op, y)
 	if err != nil {
-		return nil, err
+		// A model that cannot be bound (a model plugin that died and does
+		// not start again, say) fails the batch; the run goes on.
+		return fail(err), nil
+	}
+	if cl, ok := mdl.(io.Closer); ok {
+		defer cl.Close() // a model plugin forgets the problem
 	}
 	_, dim := op.Dims()
 	counted := &model.Counted{Name: c.Model.Kind, Model: mdl, Dim: dim}

@@ -25,6 +25,11 @@ type Options struct {
 	Radii    float64            // k of that rule; 0 means gmm.SigmaMaxRadii (5)
 	Params   map[string]float64 // solver parameters, unset ones take their defaults
 	Batch    int                // samples per Solve call; 0: all in one
+	// Model, if set, is called instead of the prior's exact model: another
+	// model bound to the same problem (a model plugin, say), counted the
+	// same way. ModelName names it in errors (default "model").
+	Model     sdk.Model
+	ModelName string
 }
 
 // Failure is a batch of samples that failed, with the reason.
@@ -77,12 +82,20 @@ func Run(ctx context.Context, s sdk.Solver, p *problem.Problem, o Options) (*Res
 	if !(sigmaMax > 0) {
 		return nil, fmt.Errorf("sigma-max = %v: must be positive", sigmaMax)
 	}
-	exact, err := p.Prior.Model(p.Op, p.SigmaY)
-	if err != nil {
-		return nil, err
+	var mdl sdk.Model = o.Model
+	name := o.ModelName
+	if mdl == nil {
+		exact, err := p.Prior.Model(p.Op, p.SigmaY)
+		if err != nil {
+			return nil, err
+		}
+		if err := exact.SetMeasurement(p.Y); err != nil {
+			return nil, err
+		}
+		mdl, name = exact, "gmm-exact"
 	}
-	if err := exact.SetMeasurement(p.Y); err != nil {
-		return nil, err
+	if name == "" {
+		name = "model"
 	}
 	_, d := p.Op.Dims()
 	batch := o.Batch
@@ -99,7 +112,7 @@ func Run(ctx context.Context, s sdk.Solver, p *problem.Problem, o Options) (*Res
 		hi := min(lo+batch, o.N)
 		// A fresh counter per batch: a failed batch's calls are not
 		// counted against the samples that succeeded.
-		counted := &model.Counted{Name: "gmm-exact", Model: exact, Dim: d}
+		counted := &model.Counted{Name: name, Model: mdl, Dim: d}
 		dst := sdk.NewRows(hi-lo, d)
 		err := s.Solve(ctx, dst, prob, counted, seeds[lo:hi], o.NFE, params)
 		if err == nil {

@@ -62,3 +62,12 @@ func (t *stderrTail) explain() string {
 	}
 	return "; its stderr ended with:" + b.String()
 }
+
+// StderrTail is stderrTail for the other plugin hosts of the harness
+// (plugins/modelhost): give it as go-plugin's ClientConfig.Stderr, and
+// Explain says what the process wrote last.
+type StderrTail struct{ stderrTail }
+
+// Explain returns "" when nothing was written, else "; its stderr ended
+// with:" and the last lines, indented.
+func (t *StderrTail) Explain() string { return t.explain() }

@@ -1,4 +1,5 @@
-// The ipbench plugin protocol, version 1.
+// The ipbench plugin protocol, version 1: solver plugins (Solver, served
+// back Operator and Model) and model plugins (ModelPlugin, below).
 //
 // A solver plugin serves Solver. For each plugin process the host serves
 // Operator and Model on one go-plugin GRPCBroker stream; every call names the
@@ -1064,6 +1065,267 @@ func (x *ModelRequest) GetOut() *ShmRef {
 	return nil
 }
 
+// ModelInfo says what a model plugin serves.
+type ModelInfo struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Name    string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Version string                 `protobuf:"bytes,2,opt,name=version,proto3" json:"version,omitempty"`
+	// The layout of one signal: [C, H, W] for images (channel-first), or [d]
+	// for plain vectors. The host checks it against the run's signals.
+	Shape []int64 `protobuf:"varint,3,rep,packed,name=shape,proto3" json:"shape,omitempty"`
+	// What it gives: "denoise" (required), "vjp", "eps", "restore".
+	Gives []string `protobuf:"bytes,4,rep,name=gives,proto3" json:"gives,omitempty"`
+	// The tasks its "eps" and "restore" serve (task names of the host's
+	// tasks, e.g. "sr4"); empty: every task (a model that needs no training
+	// per task, like an exact mixture model).
+	Tasks []string `protobuf:"bytes,5,rep,name=tasks,proto3" json:"tasks,omitempty"`
+	// Whether Bind must carry the conditioning image (netmodel.Condition:
+	// [ (σ_y² I + AᵀA)⁻¹ Aᵀ y ; AᵀA 𝟙 ], 2d values), which an EPS network or a
+	// conditional restorer takes as its extra channels.
+	Condition     bool `protobuf:"varint,6,opt,name=condition,proto3" json:"condition,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ModelInfo) Reset() {
+	*x = ModelInfo{}
+	mi := &file_ipbench_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ModelInfo) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ModelInfo) ProtoMessage() {}
+
+func (x *ModelInfo) ProtoReflect() protoreflect.Message {
+	mi := &file_ipbench_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ModelInfo.ProtoReflect.Descriptor instead.
+func (*ModelInfo) Descriptor() ([]byte, []int) {
+	return file_ipbench_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *ModelInfo) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *ModelInfo) GetVersion() string {
+	if x != nil {
+		return x.Version
+	}
+	return ""
+}
+
+func (x *ModelInfo) GetShape() []int64 {
+	if x != nil {
+		return x.Shape
+	}
+	return nil
+}
+
+func (x *ModelInfo) GetGives() []string {
+	if x != nil {
+		return x.Gives
+	}
+	return nil
+}
+
+func (x *ModelInfo) GetTasks() []string {
+	if x != nil {
+		return x.Tasks
+	}
+	return nil
+}
+
+func (x *ModelInfo) GetCondition() bool {
+	if x != nil {
+		return x.Condition
+	}
+	return false
+}
+
+// RegionRequest names a shared memory region (a file) the plugin maps
+// read-write, replacing the one it was offered before; path "" unmaps it.
+type RegionRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Path          string                 `protobuf:"bytes,1,opt,name=path,proto3" json:"path,omitempty"`
+	Size          uint64                 `protobuf:"varint,2,opt,name=size,proto3" json:"size,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RegionRequest) Reset() {
+	*x = RegionRequest{}
+	mi := &file_ipbench_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RegionRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RegionRequest) ProtoMessage() {}
+
+func (x *RegionRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_ipbench_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RegionRequest.ProtoReflect.Descriptor instead.
+func (*RegionRequest) Descriptor() ([]byte, []int) {
+	return file_ipbench_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *RegionRequest) GetPath() string {
+	if x != nil {
+		return x.Path
+	}
+	return ""
+}
+
+func (x *RegionRequest) GetSize() uint64 {
+	if x != nil {
+		return x.Size
+	}
+	return 0
+}
+
+// BindRequest is the problem of one session: y = A x₀ + σ_y n. The model
+// calls of that problem name the session.
+type BindRequest struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Session uint64                 `protobuf:"varint,1,opt,name=session,proto3" json:"session,omitempty"`
+	Task    string                 `protobuf:"bytes,2,opt,name=task,proto3" json:"task,omitempty"`    // the task's name ("" for a problem without one)
+	Label   int64                  `protobuf:"varint,3,opt,name=label,proto3" json:"label,omitempty"` // the task's index in netmodel.Tasks; -1: none
+	SigmaY  float64                `protobuf:"fixed64,4,opt,name=sigma_y,json=sigmaY,proto3" json:"sigma_y,omitempty"`
+	Y       *Tensor                `protobuf:"bytes,5,opt,name=y,proto3" json:"y,omitempty"`  // [m]
+	M       int64                  `protobuf:"varint,6,opt,name=m,proto3" json:"m,omitempty"` // A: R^d -> R^m
+	D       int64                  `protobuf:"varint,7,opt,name=d,proto3" json:"d,omitempty"`
+	// A description of A (as SolveRequest.operator); unset when the
+	// operator cannot describe itself.
+	Operator *OperatorSpec `protobuf:"bytes,8,opt,name=operator,proto3" json:"operator,omitempty"`
+	// The conditioning image [2d], when ModelInfo.condition asks for it.
+	Condition     *Tensor `protobuf:"bytes,9,opt,name=condition,proto3" json:"condition,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BindRequest) Reset() {
+	*x = BindRequest{}
+	mi := &file_ipbench_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BindRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BindRequest) ProtoMessage() {}
+
+func (x *BindRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_ipbench_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BindRequest.ProtoReflect.Descriptor instead.
+func (*BindRequest) Descriptor() ([]byte, []int) {
+	return file_ipbench_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *BindRequest) GetSession() uint64 {
+	if x != nil {
+		return x.Session
+	}
+	return 0
+}
+
+func (x *BindRequest) GetTask() string {
+	if x != nil {
+		return x.Task
+	}
+	return ""
+}
+
+func (x *BindRequest) GetLabel() int64 {
+	if x != nil {
+		return x.Label
+	}
+	return 0
+}
+
+func (x *BindRequest) GetSigmaY() float64 {
+	if x != nil {
+		return x.SigmaY
+	}
+	return 0
+}
+
+func (x *BindRequest) GetY() *Tensor {
+	if x != nil {
+		return x.Y
+	}
+	return nil
+}
+
+func (x *BindRequest) GetM() int64 {
+	if x != nil {
+		return x.M
+	}
+	return 0
+}
+
+func (x *BindRequest) GetD() int64 {
+	if x != nil {
+		return x.D
+	}
+	return 0
+}
+
+func (x *BindRequest) GetOperator() *OperatorSpec {
+	if x != nil {
+		return x.Operator
+	}
+	return nil
+}
+
+func (x *BindRequest) GetCondition() *Tensor {
+	if x != nil {
+		return x.Condition
+	}
+	return nil
+}
+
 var File_ipbench_proto protoreflect.FileDescriptor
 
 const file_ipbench_proto_rawDesc = "" +
@@ -1146,7 +1408,27 @@ const file_ipbench_proto_rawDesc = "" +
 	"\x01x\x18\x02 \x01(\v2\x19.ipbench.plugin.v1.TensorR\x01x\x12\x14\n" +
 	"\x05sigma\x18\x03 \x01(\x01R\x05sigma\x12'\n" +
 	"\x01v\x18\x04 \x01(\v2\x19.ipbench.plugin.v1.TensorR\x01v\x12+\n" +
-	"\x03out\x18\x05 \x01(\v2\x19.ipbench.plugin.v1.ShmRefR\x03out*8\n" +
+	"\x03out\x18\x05 \x01(\v2\x19.ipbench.plugin.v1.ShmRefR\x03out\"\x99\x01\n" +
+	"\tModelInfo\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
+	"\aversion\x18\x02 \x01(\tR\aversion\x12\x14\n" +
+	"\x05shape\x18\x03 \x03(\x03R\x05shape\x12\x14\n" +
+	"\x05gives\x18\x04 \x03(\tR\x05gives\x12\x14\n" +
+	"\x05tasks\x18\x05 \x03(\tR\x05tasks\x12\x1c\n" +
+	"\tcondition\x18\x06 \x01(\bR\tcondition\"7\n" +
+	"\rRegionRequest\x12\x12\n" +
+	"\x04path\x18\x01 \x01(\tR\x04path\x12\x12\n" +
+	"\x04size\x18\x02 \x01(\x04R\x04size\"\xa5\x02\n" +
+	"\vBindRequest\x12\x18\n" +
+	"\asession\x18\x01 \x01(\x04R\asession\x12\x12\n" +
+	"\x04task\x18\x02 \x01(\tR\x04task\x12\x14\n" +
+	"\x05label\x18\x03 \x01(\x03R\x05label\x12\x17\n" +
+	"\asigma_y\x18\x04 \x01(\x01R\x06sigmaY\x12'\n" +
+	"\x01y\x18\x05 \x01(\v2\x19.ipbench.plugin.v1.TensorR\x01y\x12\f\n" +
+	"\x01m\x18\x06 \x01(\x03R\x01m\x12\f\n" +
+	"\x01d\x18\a \x01(\x03R\x01d\x12;\n" +
+	"\boperator\x18\b \x01(\v2\x1f.ipbench.plugin.v1.OperatorSpecR\boperator\x127\n" +
+	"\tcondition\x18\t \x01(\v2\x19.ipbench.plugin.v1.TensorR\tcondition*8\n" +
 	"\x05DType\x12\x15\n" +
 	"\x11DTYPE_UNSPECIFIED\x10\x00\x12\v\n" +
 	"\aFLOAT32\x10\x01\x12\v\n" +
@@ -1170,6 +1452,16 @@ const file_ipbench_proto_rawDesc = "" +
 	"\x03VJP\x12\x1f.ipbench.plugin.v1.ModelRequest\x1a\x1d.ipbench.plugin.v1.OpResponse\x12L\n" +
 	"\n" +
 	"DenoiseEPS\x12\x1f.ipbench.plugin.v1.ModelRequest\x1a\x1d.ipbench.plugin.v1.OpResponse\x12I\n" +
+	"\aRestore\x12\x1f.ipbench.plugin.v1.ModelRequest\x1a\x1d.ipbench.plugin.v1.OpResponse2\xcb\x04\n" +
+	"\vModelPlugin\x12>\n" +
+	"\x04Info\x12\x18.ipbench.plugin.v1.Empty\x1a\x1c.ipbench.plugin.v1.ModelInfo\x12G\n" +
+	"\tMapRegion\x12 .ipbench.plugin.v1.RegionRequest\x1a\x18.ipbench.plugin.v1.Empty\x12@\n" +
+	"\x04Bind\x12\x1e.ipbench.plugin.v1.BindRequest\x1a\x18.ipbench.plugin.v1.Empty\x12F\n" +
+	"\aRelease\x12!.ipbench.plugin.v1.SessionRequest\x1a\x18.ipbench.plugin.v1.Empty\x12I\n" +
+	"\aDenoise\x12\x1f.ipbench.plugin.v1.ModelRequest\x1a\x1d.ipbench.plugin.v1.OpResponse\x12E\n" +
+	"\x03VJP\x12\x1f.ipbench.plugin.v1.ModelRequest\x1a\x1d.ipbench.plugin.v1.OpResponse\x12L\n" +
+	"\n" +
+	"DenoiseEPS\x12\x1f.ipbench.plugin.v1.ModelRequest\x1a\x1d.ipbench.plugin.v1.OpResponse\x12I\n" +
 	"\aRestore\x12\x1f.ipbench.plugin.v1.ModelRequest\x1a\x1d.ipbench.plugin.v1.OpResponseB4Z2github.com/ipbench/ipbench/plugins/proto;ipbenchpbb\x06proto3"
 
 var (
@@ -1185,7 +1477,7 @@ func file_ipbench_proto_rawDescGZIP() []byte {
 }
 
 var file_ipbench_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_ipbench_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
+var file_ipbench_proto_msgTypes = make([]protoimpl.MessageInfo, 18)
 var file_ipbench_proto_goTypes = []any{
 	(DType)(0),             // 0: ipbench.plugin.v1.DType
 	(*Tensor)(nil),         // 1: ipbench.plugin.v1.Tensor
@@ -1202,7 +1494,10 @@ var file_ipbench_proto_goTypes = []any{
 	(*SessionRequest)(nil), // 12: ipbench.plugin.v1.SessionRequest
 	(*Values)(nil),         // 13: ipbench.plugin.v1.Values
 	(*ModelRequest)(nil),   // 14: ipbench.plugin.v1.ModelRequest
-	nil,                    // 15: ipbench.plugin.v1.SolveRequest.ParamsEntry
+	(*ModelInfo)(nil),      // 15: ipbench.plugin.v1.ModelInfo
+	(*RegionRequest)(nil),  // 16: ipbench.plugin.v1.RegionRequest
+	(*BindRequest)(nil),    // 17: ipbench.plugin.v1.BindRequest
+	nil,                    // 18: ipbench.plugin.v1.SolveRequest.ParamsEntry
 }
 var file_ipbench_proto_depIdxs = []int32{
 	0,  // 0: ipbench.plugin.v1.Tensor.dtype:type_name -> ipbench.plugin.v1.DType
@@ -1210,7 +1505,7 @@ var file_ipbench_proto_depIdxs = []int32{
 	4,  // 2: ipbench.plugin.v1.InfoResponse.params:type_name -> ipbench.plugin.v1.Param
 	1,  // 3: ipbench.plugin.v1.SolveRequest.y:type_name -> ipbench.plugin.v1.Tensor
 	6,  // 4: ipbench.plugin.v1.SolveRequest.seeds:type_name -> ipbench.plugin.v1.Seed
-	15, // 5: ipbench.plugin.v1.SolveRequest.params:type_name -> ipbench.plugin.v1.SolveRequest.ParamsEntry
+	18, // 5: ipbench.plugin.v1.SolveRequest.params:type_name -> ipbench.plugin.v1.SolveRequest.ParamsEntry
 	8,  // 6: ipbench.plugin.v1.SolveRequest.operator:type_name -> ipbench.plugin.v1.OperatorSpec
 	1,  // 7: ipbench.plugin.v1.SolveResponse.samples:type_name -> ipbench.plugin.v1.Tensor
 	1,  // 8: ipbench.plugin.v1.OpRequest.x:type_name -> ipbench.plugin.v1.Tensor
@@ -1219,43 +1514,62 @@ var file_ipbench_proto_depIdxs = []int32{
 	1,  // 11: ipbench.plugin.v1.ModelRequest.x:type_name -> ipbench.plugin.v1.Tensor
 	1,  // 12: ipbench.plugin.v1.ModelRequest.v:type_name -> ipbench.plugin.v1.Tensor
 	2,  // 13: ipbench.plugin.v1.ModelRequest.out:type_name -> ipbench.plugin.v1.ShmRef
-	3,  // 14: ipbench.plugin.v1.Solver.Info:input_type -> ipbench.plugin.v1.Empty
-	7,  // 15: ipbench.plugin.v1.Solver.Solve:input_type -> ipbench.plugin.v1.SolveRequest
-	10, // 16: ipbench.plugin.v1.Operator.Apply:input_type -> ipbench.plugin.v1.OpRequest
-	10, // 17: ipbench.plugin.v1.Operator.Adjoint:input_type -> ipbench.plugin.v1.OpRequest
-	10, // 18: ipbench.plugin.v1.Operator.SolveShifted:input_type -> ipbench.plugin.v1.OpRequest
-	10, // 19: ipbench.plugin.v1.Operator.Pinv:input_type -> ipbench.plugin.v1.OpRequest
-	12, // 20: ipbench.plugin.v1.Operator.GramEigenvalues:input_type -> ipbench.plugin.v1.SessionRequest
-	12, // 21: ipbench.plugin.v1.Operator.Singular:input_type -> ipbench.plugin.v1.SessionRequest
-	10, // 22: ipbench.plugin.v1.Operator.Vt:input_type -> ipbench.plugin.v1.OpRequest
-	10, // 23: ipbench.plugin.v1.Operator.V:input_type -> ipbench.plugin.v1.OpRequest
-	10, // 24: ipbench.plugin.v1.Operator.Ut:input_type -> ipbench.plugin.v1.OpRequest
-	10, // 25: ipbench.plugin.v1.Operator.U:input_type -> ipbench.plugin.v1.OpRequest
-	14, // 26: ipbench.plugin.v1.Model.Denoise:input_type -> ipbench.plugin.v1.ModelRequest
-	14, // 27: ipbench.plugin.v1.Model.VJP:input_type -> ipbench.plugin.v1.ModelRequest
-	14, // 28: ipbench.plugin.v1.Model.DenoiseEPS:input_type -> ipbench.plugin.v1.ModelRequest
-	14, // 29: ipbench.plugin.v1.Model.Restore:input_type -> ipbench.plugin.v1.ModelRequest
-	5,  // 30: ipbench.plugin.v1.Solver.Info:output_type -> ipbench.plugin.v1.InfoResponse
-	9,  // 31: ipbench.plugin.v1.Solver.Solve:output_type -> ipbench.plugin.v1.SolveResponse
-	11, // 32: ipbench.plugin.v1.Operator.Apply:output_type -> ipbench.plugin.v1.OpResponse
-	11, // 33: ipbench.plugin.v1.Operator.Adjoint:output_type -> ipbench.plugin.v1.OpResponse
-	11, // 34: ipbench.plugin.v1.Operator.SolveShifted:output_type -> ipbench.plugin.v1.OpResponse
-	11, // 35: ipbench.plugin.v1.Operator.Pinv:output_type -> ipbench.plugin.v1.OpResponse
-	13, // 36: ipbench.plugin.v1.Operator.GramEigenvalues:output_type -> ipbench.plugin.v1.Values
-	13, // 37: ipbench.plugin.v1.Operator.Singular:output_type -> ipbench.plugin.v1.Values
-	11, // 38: ipbench.plugin.v1.Operator.Vt:output_type -> ipbench.plugin.v1.OpResponse
-	11, // 39: ipbench.plugin.v1.Operator.V:output_type -> ipbench.plugin.v1.OpResponse
-	11, // 40: ipbench.plugin.v1.Operator.Ut:output_type -> ipbench.plugin.v1.OpResponse
-	11, // 41: ipbench.plugin.v1.Operator.U:output_type -> ipbench.plugin.v1.OpResponse
-	11, // 42: ipbench.plugin.v1.Model.Denoise:output_type -> ipbench.plugin.v1.OpResponse
-	11, // 43: ipbench.plugin.v1.Model.VJP:output_type -> ipbench.plugin.v1.OpResponse
-	11, // 44: ipbench.plugin.v1.Model.DenoiseEPS:output_type -> ipbench.plugin.v1.OpResponse
-	11, // 45: ipbench.plugin.v1.Model.Restore:output_type -> ipbench.plugin.v1.OpResponse
-	30, // [30:46] is the sub-list for method output_type
-	14, // [14:30] is the sub-list for method input_type
-	14, // [14:14] is the sub-list for extension type_name
-	14, // [14:14] is the sub-list for extension extendee
-	0,  // [0:14] is the sub-list for field type_name
+	1,  // 14: ipbench.plugin.v1.BindRequest.y:type_name -> ipbench.plugin.v1.Tensor
+	8,  // 15: ipbench.plugin.v1.BindRequest.operator:type_name -> ipbench.plugin.v1.OperatorSpec
+	1,  // 16: ipbench.plugin.v1.BindRequest.condition:type_name -> ipbench.plugin.v1.Tensor
+	3,  // 17: ipbench.plugin.v1.Solver.Info:input_type -> ipbench.plugin.v1.Empty
+	7,  // 18: ipbench.plugin.v1.Solver.Solve:input_type -> ipbench.plugin.v1.SolveRequest
+	10, // 19: ipbench.plugin.v1.Operator.Apply:input_type -> ipbench.plugin.v1.OpRequest
+	10, // 20: ipbench.plugin.v1.Operator.Adjoint:input_type -> ipbench.plugin.v1.OpRequest
+	10, // 21: ipbench.plugin.v1.Operator.SolveShifted:input_type -> ipbench.plugin.v1.OpRequest
+	10, // 22: ipbench.plugin.v1.Operator.Pinv:input_type -> ipbench.plugin.v1.OpRequest
+	12, // 23: ipbench.plugin.v1.Operator.GramEigenvalues:input_type -> ipbench.plugin.v1.SessionRequest
+	12, // 24: ipbench.plugin.v1.Operator.Singular:input_type -> ipbench.plugin.v1.SessionRequest
+	10, // 25: ipbench.plugin.v1.Operator.Vt:input_type -> ipbench.plugin.v1.OpRequest
+	10, // 26: ipbench.plugin.v1.Operator.V:input_type -> ipbench.plugin.v1.OpRequest
+	10, // 27: ipbench.plugin.v1.Operator.Ut:input_type -> ipbench.plugin.v1.OpRequest
+	10, // 28: ipbench.plugin.v1.Operator.U:input_type -> ipbench.plugin.v1.OpRequest
+	14, // 29: ipbench.plugin.v1.Model.Denoise:input_type -> ipbench.plugin.v1.ModelRequest
+	14, // 30: ipbench.plugin.v1.Model.VJP:input_type -> ipbench.plugin.v1.ModelRequest
+	14, // 31: ipbench.plugin.v1.Model.DenoiseEPS:input_type -> ipbench.plugin.v1.ModelRequest
+	14, // 32: ipbench.plugin.v1.Model.Restore:input_type -> ipbench.plugin.v1.ModelRequest
+	3,  // 33: ipbench.plugin.v1.ModelPlugin.Info:input_type -> ipbench.plugin.v1.Empty
+	16, // 34: ipbench.plugin.v1.ModelPlugin.MapRegion:input_type -> ipbench.plugin.v1.RegionRequest
+	17, // 35: ipbench.plugin.v1.ModelPlugin.Bind:input_type -> ipbench.plugin.v1.BindRequest
+	12, // 36: ipbench.plugin.v1.ModelPlugin.Release:input_type -> ipbench.plugin.v1.SessionRequest
+	14, // 37: ipbench.plugin.v1.ModelPlugin.Denoise:input_type -> ipbench.plugin.v1.ModelRequest
+	14, // 38: ipbench.plugin.v1.ModelPlugin.VJP:input_type -> ipbench.plugin.v1.ModelRequest
+	14, // 39: ipbench.plugin.v1.ModelPlugin.DenoiseEPS:input_type -> ipbench.plugin.v1.ModelRequest
+	14, // 40: ipbench.plugin.v1.ModelPlugin.Restore:input_type -> ipbench.plugin.v1.ModelRequest
+	5,  // 41: ipbench.plugin.v1.Solver.Info:output_type -> ipbench.plugin.v1.InfoResponse
+	9,  // 42: ipbench.plugin.v1.Solver.Solve:output_type -> ipbench.plugin.v1.SolveResponse
+	11, // 43: ipbench.plugin.v1.Operator.Apply:output_type -> ipbench.plugin.v1.OpResponse
+	11, // 44: ipbench.plugin.v1.Operator.Adjoint:output_type -> ipbench.plugin.v1.OpResponse
+	11, // 45: ipbench.plugin.v1.Operator.SolveShifted:output_type -> ipbench.plugin.v1.OpResponse
+	11, // 46: ipbench.plugin.v1.Operator.Pinv:output_type -> ipbench.plugin.v1.OpResponse
+	13, // 47: ipbench.plugin.v1.Operator.GramEigenvalues:output_type -> ipbench.plugin.v1.Values
+	13, // 48: ipbench.plugin.v1.Operator.Singular:output_type -> ipbench.plugin.v1.Values
+	11, // 49: ipbench.plugin.v1.Operator.Vt:output_type -> ipbench.plugin.v1.OpResponse
+	11, // 50: ipbench.plugin.v1.Operator.V:output_type -> ipbench.plugin.v1.OpResponse
+	11, // 51: ipbench.plugin.v1.Operator.Ut:output_type -> ipbench.plugin.v1.OpResponse
+	11, // 52: ipbench.plugin.v1.Operator.U:output_type -> ipbench.plugin.v1.OpResponse
+	11, // 53: ipbench.plugin.v1.Model.Denoise:output_type -> ipbench.plugin.v1.OpResponse
+	11, // 54: ipbench.plugin.v1.Model.VJP:output_type -> ipbench.plugin.v1.OpResponse
+	11, // 55: ipbench.plugin.v1.Model.DenoiseEPS:output_type -> ipbench.plugin.v1.OpResponse
+	11, // 56: ipbench.plugin.v1.Model.Restore:output_type -> ipbench.plugin.v1.OpResponse
+	15, // 57: ipbench.plugin.v1.ModelPlugin.Info:output_type -> ipbench.plugin.v1.ModelInfo
+	3,  // 58: ipbench.plugin.v1.ModelPlugin.MapRegion:output_type -> ipbench.plugin.v1.Empty
+	3,  // 59: ipbench.plugin.v1.ModelPlugin.Bind:output_type -> ipbench.plugin.v1.Empty
+	3,  // 60: ipbench.plugin.v1.ModelPlugin.Release:output_type -> ipbench.plugin.v1.Empty
+	11, // 61: ipbench.plugin.v1.ModelPlugin.Denoise:output_type -> ipbench.plugin.v1.OpResponse
+	11, // 62: ipbench.plugin.v1.ModelPlugin.VJP:output_type -> ipbench.plugin.v1.OpResponse
+	11, // 63: ipbench.plugin.v1.ModelPlugin.DenoiseEPS:output_type -> ipbench.plugin.v1.OpResponse
+	11, // 64: ipbench.plugin.v1.ModelPlugin.Restore:output_type -> ipbench.plugin.v1.OpResponse
+	41, // [41:65] is the sub-list for method output_type
+	17, // [17:41] is the sub-list for method input_type
+	17, // [17:17] is the sub-list for extension type_name
+	17, // [17:17] is the sub-list for extension extendee
+	0,  // [0:17] is the sub-list for field type_name
 }
 
 func init() { file_ipbench_proto_init() }
@@ -1269,9 +1583,9 @@ func file_ipbench_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_ipbench_proto_rawDesc), len(file_ipbench_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   15,
+			NumMessages:   18,
 			NumExtensions: 0,
-			NumServices:   3,
+			NumServices:   4,
 		},
 		GoTypes:           file_ipbench_proto_goTypes,
 		DependencyIndexes: file_ipbench_proto_depIdxs,

@@ -1,4 +1,5 @@
-// The ipbench plugin protocol, version 1.
+// The ipbench plugin protocol, version 1: solver plugins (Solver, served
+// back Operator and Model) and model plugins (ModelPlugin, below).
 //
 // A solver plugin serves Solver. For each plugin process the host serves
 // Operator and Model on one go-plugin GRPCBroker stream; every call names the
@@ -825,6 +826,382 @@ var Model_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Restore",
 			Handler:    _Model_Restore_Handler,
+		},
+	},
+	Streams:  []grpc.StreamDesc{},
+	Metadata: "ipbench.proto",
+}
+
+const (
+	ModelPlugin_Info_FullMethodName       = "/ipbench.plugin.v1.ModelPlugin/Info"
+	ModelPlugin_MapRegion_FullMethodName  = "/ipbench.plugin.v1.ModelPlugin/MapRegion"
+	ModelPlugin_Bind_FullMethodName       = "/ipbench.plugin.v1.ModelPlugin/Bind"
+	ModelPlugin_Release_FullMethodName    = "/ipbench.plugin.v1.ModelPlugin/Release"
+	ModelPlugin_Denoise_FullMethodName    = "/ipbench.plugin.v1.ModelPlugin/Denoise"
+	ModelPlugin_VJP_FullMethodName        = "/ipbench.plugin.v1.ModelPlugin/VJP"
+	ModelPlugin_DenoiseEPS_FullMethodName = "/ipbench.plugin.v1.ModelPlugin/DenoiseEPS"
+	ModelPlugin_Restore_FullMethodName    = "/ipbench.plugin.v1.ModelPlugin/Restore"
+)
+
+// ModelPluginClient is the client API for ModelPlugin service.
+//
+// For semantics around ctx use and closing/ending streaming RPCs, please refer to https://pkg.go.dev/google.golang.org/grpc/?tab=doc#ClientConn.NewStream.
+type ModelPluginClient interface {
+	Info(ctx context.Context, in *Empty, opts ...grpc.CallOption) (*ModelInfo, error)
+	MapRegion(ctx context.Context, in *RegionRequest, opts ...grpc.CallOption) (*Empty, error)
+	Bind(ctx context.Context, in *BindRequest, opts ...grpc.CallOption) (*Empty, error)
+	// Release forgets a session's problem.
+	Release(ctx context.Context, in *SessionRequest, opts ...grpc.CallOption) (*Empty, error)
+	// The calls of the Model service, for a bound session: x (and v) are
+	// [n, d]; the result goes to out in the region when set, else into the
+	// reply. One row is one NFE (one VJP for VJP), counted by the host.
+	Denoise(ctx context.Context, in *ModelRequest, opts ...grpc.CallOption) (*OpResponse, error)
+	VJP(ctx context.Context, in *ModelRequest, opts ...grpc.CallOption) (*OpResponse, error)
+	DenoiseEPS(ctx context.Context, in *ModelRequest, opts ...grpc.CallOption) (*OpResponse, error)
+	Restore(ctx context.Context, in *ModelRequest, opts ...grpc.CallOption) (*OpResponse, error)
+}
+
+type modelPluginClient struct {
+	cc grpc.ClientConnInterface
+}
+
+func NewModelPluginClient(cc grpc.ClientConnInterface) ModelPluginClient {
+	return &modelPluginClient{cc}
+}
+
+func (c *modelPluginClient) Info(ctx context.Context, in *Empty, opts ...grpc.CallOption) (*ModelInfo, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ModelInfo)
+	err := c.cc.Invoke(ctx, ModelPlugin_Info_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *modelPluginClient) MapRegion(ctx context.Context, in *RegionRequest, opts ...grpc.CallOption) (*Empty, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Empty)
+	err := c.cc.Invoke(ctx, ModelPlugin_MapRegion_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *modelPluginClient) Bind(ctx context.Context, in *BindRequest, opts ...grpc.CallOption) (*Empty, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Empty)
+	err := c.cc.Invoke(ctx, ModelPlugin_Bind_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *modelPluginClient) Release(ctx context.Context, in *SessionRequest, opts ...grpc.CallOption) (*Empty, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Empty)
+	err := c.cc.Invoke(ctx, ModelPlugin_Release_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *modelPluginClient) Denoise(ctx context.Context, in *ModelRequest, opts ...grpc.CallOption) (*OpResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(OpResponse)
+	err := c.cc.Invoke(ctx, ModelPlugin_Denoise_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *modelPluginClient) VJP(ctx context.Context, in *ModelRequest, opts ...grpc.CallOption) (*OpResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(OpResponse)
+	err := c.cc.Invoke(ctx, ModelPlugin_VJP_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *modelPluginClient) DenoiseEPS(ctx context.Context, in *ModelRequest, opts ...grpc.CallOption) (*OpResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(OpResponse)
+	err := c.cc.Invoke(ctx, ModelPlugin_DenoiseEPS_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *modelPluginClient) Restore(ctx context.Context, in *ModelRequest, opts ...grpc.CallOption) (*OpResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(OpResponse)
+	err := c.cc.Invoke(ctx, ModelPlugin_Restore_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// ModelPluginServer is the server API for ModelPlugin service.
+// All implementations must embed UnimplementedModelPluginServer
+// for forward compatibility.
+type ModelPluginServer interface {
+	Info(context.Context, *Empty) (*ModelInfo, error)
+	MapRegion(context.Context, *RegionRequest) (*Empty, error)
+	Bind(context.Context, *BindRequest) (*Empty, error)
+	// Release forgets a session's problem.
+	Release(context.Context, *SessionRequest) (*Empty, error)
+	// The calls of the Model service, for a bound session: x (and v) are
+	// [n, d]; the result goes to out in the region when set, else into the
+	// reply. One row is one NFE (one VJP for VJP), counted by the host.
+	Denoise(context.Context, *ModelRequest) (*OpResponse, error)
+	VJP(context.Context, *ModelRequest) (*OpResponse, error)
+	DenoiseEPS(context.Context, *ModelRequest) (*OpResponse, error)
+	Restore(context.Context, *ModelRequest) (*OpResponse, error)
+	mustEmbedUnimplementedModelPluginServer()
+}
+
+// UnimplementedModelPluginServer must be embedded to have
+// forward compatible implementations.
+//
+// NOTE: this should be embedded by value instead of pointer to avoid a nil
+// pointer dereference when methods are called.
+type UnimplementedModelPluginServer struct{}
+
+func (UnimplementedModelPluginServer) Info(context.Context, *Empty) (*ModelInfo, error) {
+	return nil, status.Error(codes.Unimplemented, "method Info not implemented")
+}
+func (UnimplementedModelPluginServer) MapRegion(context.Context, *RegionRequest) (*Empty, error) {
+	return nil, status.Error(codes.Unimplemented, "method MapRegion not implemented")
+}
+func (UnimplementedModelPluginServer) Bind(context.Context, *BindRequest) (*Empty, error) {
+	return nil, status.Error(codes.Unimplemented, "method Bind not implemented")
+}
+func (UnimplementedModelPluginServer) Release(context.Context, *SessionRequest) (*Empty, error) {
+	return nil, status.Error(codes.Unimplemented, "method Release not implemented")
+}
+func (UnimplementedModelPluginServer) Denoise(context.Context, *ModelRequest) (*OpResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method Denoise not implemented")
+}
+func (UnimplementedModelPluginServer) VJP(context.Context, *ModelRequest) (*OpResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method VJP not implemented")
+}
+func (UnimplementedModelPluginServer) DenoiseEPS(context.Context, *ModelRequest) (*OpResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method DenoiseEPS not implemented")
+}
+func (UnimplementedModelPluginServer) Restore(context.Context, *ModelRequest) (*OpResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method Restore not implemented")
+}
+func (UnimplementedModelPluginServer) mustEmbedUnimplementedModelPluginServer() {}
+func (UnimplementedModelPluginServer) testEmbeddedByValue()                     {}
+
+// UnsafeModelPluginServer may be embedded to opt out of forward compatibility for this service.
+// Use of this interface is not recommended, as added methods to ModelPluginServer will
+// result in compilation errors.
+type UnsafeModelPluginServer interface {
+	mustEmbedUnimplementedModelPluginServer()
+}
+
+func RegisterModelPluginServer(s grpc.ServiceRegistrar, srv ModelPluginServer) {
+	// If the following call panics, it indicates UnimplementedModelPluginServer was
+	// embedded by pointer and is nil.  This will cause panics if an
+	// unimplemented method is ever invoked, so we test this at initialization
+	// time to prevent it from happening at runtime later due to I/O.
+	if t, ok := srv.(interface{ testEmbeddedByValue() }); ok {
+		t.testEmbeddedByValue()
+	}
+	s.RegisterService(&ModelPlugin_ServiceDesc, srv)
+}
+
+func _ModelPlugin_Info_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(Empty)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ModelPluginServer).Info(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ModelPlugin_Info_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ModelPluginServer).Info(ctx, req.(*Empty))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ModelPlugin_MapRegion_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RegionRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ModelPluginServer).MapRegion(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ModelPlugin_MapRegion_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ModelPluginServer).MapRegion(ctx, req.(*RegionRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ModelPlugin_Bind_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(BindRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ModelPluginServer).Bind(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ModelPlugin_Bind_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ModelPluginServer).Bind(ctx, req.(*BindRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ModelPlugin_Release_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(SessionRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ModelPluginServer).Release(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ModelPlugin_Release_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ModelPluginServer).Release(ctx, req.(*SessionRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ModelPlugin_Denoise_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ModelRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ModelPluginServer).Denoise(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ModelPlugin_Denoise_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ModelPluginServer).Denoise(ctx, req.(*ModelRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ModelPlugin_VJP_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ModelRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ModelPluginServer).VJP(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ModelPlugin_VJP_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ModelPluginServer).VJP(ctx, req.(*ModelRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ModelPlugin_DenoiseEPS_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ModelRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ModelPluginServer).DenoiseEPS(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ModelPlugin_DenoiseEPS_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ModelPluginServer).DenoiseEPS(ctx, req.(*ModelRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ModelPlugin_Restore_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ModelRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ModelPluginServer).Restore(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ModelPlugin_Restore_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ModelPluginServer).Restore(ctx, req.(*ModelRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+// ModelPlugin_ServiceDesc is the grpc.ServiceDesc for ModelPlugin service.
+// It's only intended for direct use with grpc.RegisterService,
+// and not to be introspected or modified (even as a copy)
+var ModelPlugin_ServiceDesc = grpc.ServiceDesc{
+	ServiceName: "ipbench.plugin.v1.ModelPlugin",
+	HandlerType: (*ModelPluginServer)(nil),
+	Methods: []grpc.MethodDesc{
+		{
+			MethodName: "Info",
+			Handler:    _ModelPlugin_Info_Handler,
+		},
+		{
+			MethodName: "MapRegion",
+			Handler:    _ModelPlugin_MapRegion_Handler,
+		},
+		{
+			MethodName: "Bind",
+			Handler:    _ModelPlugin_Bind_Handler,
+		},
+		{
+			MethodName: "Release",
+			Handler:    _ModelPlugin_Release_Handler,
+		},
+		{
+			MethodName: "Denoise",
+			Handler:    _ModelPlugin_Denoise_Handler,
+		},
+		{
+			MethodName: "VJP",
+			Handler:    _ModelPlugin_VJP_Handler,
+		},
+		{
+			MethodName: "DenoiseEPS",
+			Handler:    _ModelPlugin_DenoiseEPS_Handler,
+		},
+		{
+			MethodName: "Restore",
+			Handler:    _ModelPlugin_Restore_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

@@ -24,6 +24,11 @@ const ProtocolVersion = 1
 // SolverPluginName is the name of the solver plugin in go-plugin's plugin set.
 const SolverPluginName = "solver"
 
+// ModelPluginName is the name of a model plugin (the ModelPlugin service;
+// see plugins/modelhost) in go-plugin's plugin set. Model plugins share the
+// solvers' handshake and protocol version.
+const ModelPluginName = "model"
+
 // Handshake is the fixed magic cookie of ipbench plugins: a binary started
 // without it says it is a plugin and exits, and the host refuses a plugin
 // of another protocol version.

@@ -24,6 +24,11 @@ denoise_eps, restore: every row is counted by the host), one Seed per sample
 parameters (defaults filled in, ranges checked). An exception in solve fails
 the call with an error that names it; the process lives on.
 
+A model plugin (a process holding the run's diffusion model, e.g. a
+PyTorch network, whose calls the host forwards after counting them) is
+written against ipbench_plugin.model (and ipbench_plugin.torch_model for
+torch.nn.Modules); see "Serve a PyTorch model" in the README.
+
 See plugins/python/README.md. Needs Debian's python3-grpcio,
 python3-protobuf, python3-numpy and python3-cryptography, under
 /usr/bin/python3.

@@ -77,15 +77,22 @@ def write_handshake(line):
         data = data[os.write(fd, data):]
 
 
-def check_cookie():
-    """Exits with a message when the process was not started by a host."""
+def check_cookie(kind="solver"):
+    """Exits with a message when the process was not started by a host.
+    kind is "solver" or "model"."""
     if as_plugin():
         return
     exe = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else "this program"
+    me = sys.argv[0] if sys.argv else exe
+    if kind == "model":
+        how = ("the ipbench harness starts it (model: {kind: plugin, plugin: %s} in a\n"
+               "run's configuration)." % me)
+    else:
+        how = ("the ipbench harness starts it (ipbench solvers --plugin %s, or put it\n"
+               "in a plugin directory as ipbench-solver-NAME)." % me)
     sys.stderr.write(
-        "%s is an ipbench solver plugin. It is not meant to be run directly:\n"
-        "the ipbench harness starts it (ipbench solvers --plugin %s, or put it\n"
-        "in a plugin directory as ipbench-solver-NAME). The magic cookie\n"
-        "%s is missing or wrong.\n" % (exe, sys.argv[0] if sys.argv else exe, COOKIE_KEY))
+        "%s is an ipbench %s plugin. It is not meant to be run directly:\n"
+        "%s The magic cookie\n"
+        "%s is missing or wrong.\n" % (exe, kind, how, COOKIE_KEY))
     sys.stderr.flush()
     sys.exit(1)

@@ -241,16 +241,30 @@ def serve(solver):
     says that it is a plugin and exits with status 1."""
     _proc.check_cookie()
     _proc.guard_stdout()
-    try:
+
+    def register(server, broker):
         info = solver.info()
         if not isinstance(info, _handles.Info) or not info.name:
             raise ValueError("info() must return an ipbench_plugin.Info with a name, got %r" % (info,))
+        pbg.add_SolverServicer_to_server(_Solver(solver, info, broker), server)
+
+    run_plugin(register)
+
+
+def run_plugin(register):
+    """The plugin side of go-plugin, whatever the plugin serves; never
+    returns. register(server, broker) adds the plugin's own services to the
+    gRPC server (broker: the GRPCBroker, for the host's services); beside
+    them the process serves go-plugin's health, broker, controller and
+    stdio services. A failure before the handshake is logged and ends the
+    process with status 1."""
+    try:
         tls = _tls.from_env()
         path = _socket_path()
         done = threading.Event()
         broker = _Broker(tls)
         server = grpc.server(futures.ThreadPoolExecutor(max_workers=8), options=_OPTIONS)
-        pbg.add_SolverServicer_to_server(_Solver(solver, info, broker), server)
+        register(server, broker)
         healthg.add_HealthServicer_to_server(_Health(), server)
         brokerg.add_GRPCBrokerServicer_to_server(broker, server)
         controllerg.add_GRPCControllerServicer_to_server(_Controller(done), server)

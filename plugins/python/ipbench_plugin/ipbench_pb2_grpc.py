@@ -617,3 +617,299 @@ class Model(object):
             ipbench__plugin_dot_ipbench__pb2.OpResponse.FromString,
             options, channel_credentials,
             insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+
+class ModelPluginStub(object):
+    """Missing associated documentation comment in .proto file."""
+
+    def __init__(self, channel):
+        """Constructor.
+
+        Args:
+            channel: A grpc.Channel.
+        """
+        self.Info = channel.unary_unary(
+                '/ipbench.plugin.v1.ModelPlugin/Info',
+                request_serializer=ipbench__plugin_dot_ipbench__pb2.Empty.SerializeToString,
+                response_deserializer=ipbench__plugin_dot_ipbench__pb2.ModelInfo.FromString,
+                )
+        self.MapRegion = channel.unary_unary(
+                '/ipbench.plugin.v1.ModelPlugin/MapRegion',
+                request_serializer=ipbench__plugin_dot_ipbench__pb2.RegionRequest.SerializeToString,
+                response_deserializer=ipbench__plugin_dot_ipbench__pb2.Empty.FromString,
+                )
+        self.Bind = channel.unary_unary(
+                '/ipbench.plugin.v1.ModelPlugin/Bind',
+                request_serializer=ipbench__plugin_dot_ipbench__pb2.BindRequest.SerializeToString,
+                response_deserializer=ipbench__plugin_dot_ipbench__pb2.Empty.FromString,
+                )
+        self.Release = channel.unary_unary(
+                '/ipbench.plugin.v1.ModelPlugin/Release',
+                request_serializer=ipbench__plugin_dot_ipbench__pb2.SessionRequest.SerializeToString,
+                response_deserializer=ipbench__plugin_dot_ipbench__pb2.Empty.FromString,
+                )
+        self.Denoise = channel.unary_unary(
+                '/ipbench.plugin.v1.ModelPlugin/Denoise',
+                request_serializer=ipbench__plugin_dot_ipbench__pb2.ModelRequest.SerializeToString,
+                response_deserializer=ipbench__plugin_dot_ipbench__pb2.OpResponse.FromString,
+                )
+        self.VJP = channel.unary_unary(
+                '/ipbench.plugin.v1.ModelPlugin/VJP',
+                request_serializer=ipbench__plugin_dot_ipbench__pb2.ModelRequest.SerializeToString,
+                response_deserializer=ipbench__plugin_dot_ipbench__pb2.OpResponse.FromString,
+                )
+        self.DenoiseEPS = channel.unary_unary(
+                '/ipbench.plugin.v1.ModelPlugin/DenoiseEPS',
+                request_serializer=ipbench__plugin_dot_ipbench__pb2.ModelRequest.SerializeToString,
+                response_deserializer=ipbench__plugin_dot_ipbench__pb2.OpResponse.FromString,
+                )
+        self.Restore = channel.unary_unary(
+                '/ipbench.plugin.v1.ModelPlugin/Restore',
+                request_serializer=ipbench__plugin_dot_ipbench__pb2.ModelRequest.SerializeToString,
+                response_deserializer=ipbench__plugin_dot_ipbench__pb2.OpResponse.FromString,
+                )
+
+
+class ModelPluginServicer(object):
+    """Missing associated documentation comment in .proto file."""
+
+    def Info(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def MapRegion(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Bind(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Release(self, request, context):
+        """Release forgets a session's problem.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Denoise(self, request, context):
+        """The calls of the Model service, for a bound session: x (and v) are
+        [n, d]; the result goes to out in the region when set, else into the
+        reply. One row is one NFE (one VJP for VJP), counted by the host.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def VJP(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DenoiseEPS(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Restore(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+
+def add_ModelPluginServicer_to_server(servicer, server):
+    rpc_method_handlers = {
+            'Info': grpc.unary_unary_rpc_method_handler(
+                    servicer.Info,
+                    request_deserializer=ipbench__plugin_dot_ipbench__pb2.Empty.FromString,
+                    response_serializer=ipbench__plugin_dot_ipbench__pb2.ModelInfo.SerializeToString,
+            ),
+            'MapRegion': grpc.unary_unary_rpc_method_handler(
+                    servicer.MapRegion,
+                    request_deserializer=ipbench__plugin_dot_ipbench__pb2.RegionRequest.FromString,
+                    response_serializer=ipbench__plugin_dot_ipbench__pb2.Empty.SerializeToString,
+            ),
+            'Bind': grpc.unary_unary_rpc_method_handler(
+                    servicer.Bind,
+                    request_deserializer=ipbench__plugin_dot_ipbench__pb2.BindRequest.FromString,
+                    response_serializer=ipbench__plugin_dot_ipbench__pb2.Empty.SerializeToString,
+            ),
+            'Release': grpc.unary_unary_rpc_method_handler(
+                    servicer.Release,
+                    request_deserializer=ipbench__plugin_dot_ipbench__pb2.SessionRequest.FromString,
+                    response_serializer=ipbench__plugin_dot_ipbench__pb2.Empty.SerializeToString,
+            ),
+            'Denoise': grpc.unary_unary_rpc_method_handler(
+                    servicer.Denoise,
+                    request_deserializer=ipbench__plugin_dot_ipbench__pb2.ModelRequest.FromString,
+                    response_serializer=ipbench__plugin_dot_ipbench__pb2.OpResponse.SerializeToString,
+            ),
+            'VJP': grpc.unary_unary_rpc_method_handler(
+                    servicer.VJP,
+                    request_deserializer=ipbench__plugin_dot_ipbench__pb2.ModelRequest.FromString,
+                    response_serializer=ipbench__plugin_dot_ipbench__pb2.OpResponse.SerializeToString,
+            ),
+            'DenoiseEPS': grpc.unary_unary_rpc_method_handler(
+                    servicer.DenoiseEPS,
+                    request_deserializer=ipbench__plugin_dot_ipbench__pb2.ModelRequest.FromString,
+                    response_serializer=ipbench__plugin_dot_ipbench__pb2.OpResponse.SerializeToString,
+            ),
+            'Restore': grpc.unary_unary_rpc_method_handler(
+                    servicer.Restore,
+                    request_deserializer=ipbench__plugin_dot_ipbench__pb2.ModelRequest.FromString,
+                    response_serializer=ipbench__plugin_dot_ipbench__pb2.OpResponse.SerializeToString,
+            ),
+    }
+    generic_handler = grpc.method_handlers_generic_handler(
+            'ipbench.plugin.v1.ModelPlugin', rpc_method_handlers)
+    server.add_generic_rpc_handlers((generic_handler,))
+
+
+ # This class is part of an EXPERIMENTAL API.
+class ModelPlugin(object):
+    """Missing associated documentation comment in .proto file."""
+
+    @staticmethod
+    def Info(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/ipbench.plugin.v1.ModelPlugin/Info',
+            ipbench__plugin_dot_ipbench__pb2.Empty.SerializeToString,
+            ipbench__plugin_dot_ipbench__pb2.ModelInfo.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def MapRegion(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/ipbench.plugin.v1.ModelPlugin/MapRegion',
+            ipbench__plugin_dot_ipbench__pb2.RegionRequest.SerializeToString,
+            ipbench__plugin_dot_ipbench__pb2.Empty.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def Bind(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/ipbench.plugin.v1.ModelPlugin/Bind',
+            ipbench__plugin_dot_ipbench__pb2.BindRequest.SerializeToString,
+            ipbench__plugin_dot_ipbench__pb2.Empty.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def Release(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/ipbench.plugin.v1.ModelPlugin/Release',
+            ipbench__plugin_dot_ipbench__pb2.SessionRequest.SerializeToString,
+            ipbench__plugin_dot_ipbench__pb2.Empty.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def Denoise(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/ipbench.plugin.v1.ModelPlugin/Denoise',
+            ipbench__plugin_dot_ipbench__pb2.ModelRequest.SerializeToString,
+            ipbench__plugin_dot_ipbench__pb2.OpResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def VJP(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/ipbench.plugin.v1.ModelPlugin/VJP',
+            ipbench__plugin_dot_ipbench__pb2.ModelRequest.SerializeToString,
+            ipbench__plugin_dot_ipbench__pb2.OpResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def DenoiseEPS(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/ipbench.plugin.v1.ModelPlugin/DenoiseEPS',
+            ipbench__plugin_dot_ipbench__pb2.ModelRequest.SerializeToString,
+            ipbench__plugin_dot_ipbench__pb2.OpResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def Restore(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/ipbench.plugin.v1.ModelPlugin/Restore',
+            ipbench__plugin_dot_ipbench__pb2.ModelRequest.SerializeToString,
+            ipbench__plugin_dot_ipbench__pb2.OpResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
