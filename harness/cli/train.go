@@ -519,7 +519,10 @@ func card(r trainRecordFile) string {
 	fmt.Fprintf(&b, "- training: %d steps of batch %d, Adam (lr %g, β₁ %g, β₂ %g, %d warm-up steps), weight average with a half-life of %g images (the weights kept), seed %d\n",
 		r.Steps, s.Batch, s.LR, s.Beta1, s.Beta2, s.Warmup, s.EMAImages, s.Seed)
 	fmt.Fprintf(&b, "- wall time: %.0f s on %s; final loss (mean of the last 100 steps): %.4f\n", r.Seconds, r.Machine, r.FinalLoss)
-	fmt.Fprintf(&b, "- command: `%s`\n\n", strings.Join(r.Command, " "))
+	if len(r.Command) > 0 {
+		fmt.Fprintf(&b, "- command: `%s`\n", strings.Join(r.Command, " "))
+	}
+	b.WriteString("\n")
 	if len(r.HeldOut) > 0 {
 		fmt.Fprintf(&b, "Held-out denoising: PSNR (dB, [0, 1] range) of the network's output and of its input, by noise level σ ([-1, 1] units), over %d (held-out image, noise draw) pairs", r.HeldOut[0].N)
 		if r.Kind != "denoiser" {
