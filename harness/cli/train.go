@@ -449,7 +449,17 @@ func lossCurve(base, kind string, losses []float64) error {
 		raw.X, raw.Y = append(raw.X, float64(i+1)), append(raw.Y, l)
 		avg.X, avg.Y = append(avg.X, float64(i+1)), append(avg.Y, s/float64(min(i+1, 50)))
 	}
-	return plot.Curves{Title: "training loss (" + kind + ")", XLabel: "step", YLabel: "EDM-weighted loss (log scale)", LogY: true, Lines: []plot.Line{raw, avg}}.Save(base)
+	// A log scale only when the loss spans more than a decade: gonum labels
+	// only the powers of ten on one.
+	lo, hi := math.Inf(1), math.Inf(-1)
+	for _, l := range losses {
+		lo, hi = math.Min(lo, l), math.Max(hi, l)
+	}
+	c := plot.Curves{Title: "training loss (" + kind + ")", XLabel: "step", YLabel: "EDM-weighted loss", Lines: []plot.Line{raw, avg}}
+	if lo > 0 && hi/lo > 20 {
+		c.LogY, c.YLabel = true, c.YLabel+" (log scale)"
+	}
+	return c.Save(base)
 }
 
 // trainProgress shows the step, the loss and the time left: one line
