@@ -3,6 +3,8 @@ package train
 import (
 	"context"
 	"fmt"
+	"maps"
+	"slices"
 	"math"
 	"math/rand/v2"
 	"strings"
@@ -171,9 +173,14 @@ func (m Measured) measure(cond []float64, shape operator.Shape, x0 []float64, rn
 func (m Measured) String() string {
 	names := make([]string, len(m.Tasks))
 	for i, t := range m.Tasks {
-		names[i] = fmt.Sprintf("%s%v", t.Name, t.Params)
+		keys := slices.Sorted(maps.Keys(t.Params))
+		ps := make([]string, len(keys))
+		for j, k := range keys {
+			ps[j] = fmt.Sprintf("%s %g", k, t.Params[k])
+		}
+		names[i] = fmt.Sprintf("%s (%s)", t.Name, strings.Join(ps, ", "))
 	}
-	return fmt.Sprintf("tasks [%s], labelled %v, σ_y %v", strings.Join(names, " "), m.Labelled, m.SigmaY)
+	return fmt.Sprintf("tasks [%s], labelled %v, σ_y %v", strings.Join(names, "; "), m.Labelled, m.SigmaY)
 }
 
 // Restoring is the objective of a conditional restorer (Palette-like): x
