@@ -4,9 +4,9 @@ import (
 	"context"
 	"fmt"
 	"maps"
-	"slices"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"strings"
 
 	"github.com/ipbench/ipbench/eps"
