@@ -44,11 +44,14 @@ type trainFlags struct {
 	base                  int
 	fresh                 bool
 	command               []string // as given, for the record
+	noise                 train.EDM
 	evalImages, evalDraws int
 }
 
 func addTrainFlags(fs *flag.FlagSet, kind string) *trainFlags {
-	f := &trainFlags{s: train.DefaultSettings()}
+	f := &trainFlags{s: train.DefaultSettings(), noise: train.DefaultEDM()}
+	fs.Float64Var(&f.noise.PMean, "p-mean", f.noise.PMean, "mean of ln σ of the training noise levels (EDM: −1.2)")
+	fs.Float64Var(&f.noise.PStd, "p-std", f.noise.PStd, "standard deviation of ln σ (EDM: 1.2); an EPS network is evaluated at σ_max = 80 at 1 NFE, which EDM's levels almost never reach: widen them for it")
 	fs.Func("data", "a folder of training images (repeat for several); the first --holdout images of each are left out", func(v string) error {
 		f.data = append(f.data, v)
 		return nil
@@ -143,7 +146,7 @@ func trainRun(ctx context.Context, kind string, f *trainFlags, stdout, stderr io
 	if err != nil {
 		return asInput(err)
 	}
-	noise := train.DefaultEDM()
+	noise := f.noise
 	images := train.Images{Shape: shape, X: data, Flip: true}
 	var obj interface {
 		train.Objective
