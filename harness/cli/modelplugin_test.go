@@ -66,18 +66,7 @@ model:
   files: {mixture: %s}
 `, out, gmmPlugin, mixPath)
 	cfg := write(t, dir, "plugin.yaml", cfgText)
-	if b, err := ipbench("run", cfg).CombinedOutput(); err != nil {
-		t.Fatalf("ipbench run: %v\n%s", err, b)
-	}
-	st, err := store.OpenExisting(out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	rows, err := st.Rows()
-	if err != nil {
-		t.Fatal(err)
-	}
+	rows := runRows(t, cfg, out)
 	if len(rows) != 2*2*2 {
 		t.Fatalf("%d rows, want 8", len(rows))
 	}

@@ -49,9 +49,8 @@ func ipbench(args ...string) *exec.Cmd {
 	return cmd
 }
 
-// rowsOf returns a record's rows without what legitimately differs between
-// runs (run ids, wall times), and the bytes of each sample's PNG.
-func rowsOf(t *testing.T, dir string) ([]store.Row, map[string][]byte) {
+// recordRows returns the rows of the record in dir.
+func recordRows(t *testing.T, dir string) []store.Row {
 	t.Helper()
 	st, err := store.OpenExisting(dir)
 	if err != nil {
@@ -62,6 +61,24 @@ func rowsOf(t *testing.T, dir string) ([]store.Row, map[string][]byte) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return rows
+}
+
+// runRows runs the configuration cfg and returns the rows of its record
+// in out.
+func runRows(t *testing.T, cfg, out string) []store.Row {
+	t.Helper()
+	if b, err := ipbench("run", cfg).CombinedOutput(); err != nil {
+		t.Fatalf("ipbench run: %v\n%s", err, b)
+	}
+	return recordRows(t, out)
+}
+
+// rowsOf returns a record's rows without what legitimately differs between
+// runs (run ids, wall times), and the bytes of each sample's PNG.
+func rowsOf(t *testing.T, dir string) ([]store.Row, map[string][]byte) {
+	t.Helper()
+	rows := recordRows(t, dir)
 	files := map[string][]byte{}
 	for i := range rows {
 		rows[i].Run, rows[i].Seconds = 0, 0

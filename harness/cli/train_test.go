@@ -59,18 +59,7 @@ tasks: [{name: sr4}]
 datasets: [{name: thumbs, kind: folder, path: ../../data/thumbnails, limit: 2}]
 model: {kind: network, denoiser: %s, eps: %s}
 `, out, filepath.Join(den, "denoiser.ipbw"), filepath.Join(eps, "eps.ipbw")))
-	if b, err := ipbench("run", cfg).CombinedOutput(); err != nil {
-		t.Fatalf("ipbench run: %v\n%s", err, b)
-	}
-	st, err := store.OpenExisting(out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	rows, err := st.Rows()
-	if err != nil {
-		t.Fatal(err)
-	}
+	rows := runRows(t, cfg, out)
 	if len(rows) != 2*3*2 {
 		t.Fatalf("%d rows, want 12", len(rows))
 	}

@@ -193,28 +193,41 @@ type Restoring struct {
 
 // Draw implements Objective.
 func (o Restoring) Draw(b *Batch, n int, rng *rand.Rand) error {
-	if err := o.Data.check(); err != nil {
+	return drawMeasured(b, n, o.Data, o.Noise, o.Measured, rng, nil)
+}
+
+// drawMeasured draws n examples of a conditional objective: x₀ (the
+// target), a task and its measurement (the conditioning row and label), σ
+// and its weight, and x = x₀ + σε; then, if given, then(i, A, y) turns
+// example i's x into what the network sees.
+func drawMeasured(b *Batch, n int, data Images, noise EDM, m Measured, rng *rand.Rand, then func(i int, op operator.Operator, y []float64) error) error {
+	if err := data.check(); err != nil {
 		return err
 	}
-	if err := o.Measured.check(); err != nil {
+	if err := m.check(); err != nil {
 		return err
 	}
-	d := o.Data.Shape.Len()
-	b.size(n, d, 2*d, o.Measured.Labelled)
+	d := data.Shape.Len()
+	b.size(n, d, 2*d, m.Labelled)
 	for i := range n {
 		x0 := b.Target[i]
-		o.Data.draw(x0, rng)
-		_, _, label, err := o.Measured.measure(b.Cond[i], o.Data.Shape, x0, rng)
+		data.draw(x0, rng)
+		op, y, label, err := m.measure(b.Cond[i], data.Shape, x0, rng)
 		if err != nil {
 			return err
 		}
 		if b.Labels != nil {
 			b.Labels[i] = label
 		}
-		s := o.Noise.Sigma(rng)
-		b.Sigma[i], b.Weight[i] = s, o.Noise.Weight(s)
+		s := noise.Sigma(rng)
+		b.Sigma[i], b.Weight[i] = s, noise.Weight(s)
 		for j, x := range x0 {
 			b.X[i][j] = x + s*rng.NormFloat64()
+		}
+		if then != nil {
+			if err := then(i, op, y); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
@@ -241,38 +254,13 @@ type Posterior struct {
 
 // Draw implements Objective.
 func (o Posterior) Draw(b *Batch, n int, rng *rand.Rand) error {
-	if err := o.Data.check(); err != nil {
-		return err
-	}
-	if err := o.Measured.check(); err != nil {
-		return err
-	}
 	d := o.Data.Shape.Len()
-	b.size(n, d, 2*d, o.Measured.Labelled)
-	ctx := context.Background()
-	for i := range n {
-		x0 := b.Target[i]
-		o.Data.draw(x0, rng)
-		op, y, label, err := o.Measured.measure(b.Cond[i], o.Data.Shape, x0, rng)
-		if err != nil {
-			return err
-		}
-		if b.Labels != nil {
-			b.Labels[i] = label
-		}
-		s := o.Noise.Sigma(rng)
-		b.Sigma[i], b.Weight[i] = s, o.Noise.Weight(s)
-		xs := b.X[i]
-		for j, x := range x0 {
-			xs[j] = x + s*rng.NormFloat64()
-		}
+	return drawMeasured(b, n, o.Data, o.Noise, o.Measured, rng, func(i int, op operator.Operator, y []float64) error {
 		aty := make([]float64, d)
 		op.Adjoint(aty, y)
-		if err := eps.Pivots(ctx, [][]float64{xs}, sdk.Local(op), [][]float64{xs}, aty, 1, s, o.Measured.SigmaY); err != nil {
-			return err
-		}
-	}
-	return nil
+		xs := [][]float64{b.X[i]}
+		return eps.Pivots(context.Background(), xs, sdk.Local(op), xs, aty, 1, b.Sigma[i], o.Measured.SigmaY)
+	})
 }
 
 func (o Posterior) String() string {

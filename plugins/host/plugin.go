@@ -106,18 +106,8 @@ func Open(path string, cfg Config) (*Plugin, error) {
 		cfg.Log = os.Stderr
 	}
 	p := &Plugin{Path: abs, cfg: cfg}
-	st, err := os.Stat(abs)
-	if err != nil {
+	if p.SHA256, err = Executable(abs, cfg.Checksum); err != nil {
 		return nil, p.errorf("%v", err)
-	}
-	if !st.Mode().IsRegular() || st.Mode().Perm()&0o111 == 0 {
-		return nil, p.errorf("not an executable file")
-	}
-	if p.SHA256, err = fileSHA256(abs); err != nil {
-		return nil, p.errorf("%v", err)
-	}
-	if cfg.Checksum != "" && !strings.EqualFold(cfg.Checksum, p.SHA256) {
-		return nil, p.errorf("SHA-256 %s does not match the pinned %s; not started", p.SHA256, cfg.Checksum)
 	}
 	if err := p.start(); err != nil {
 		return nil, err
@@ -143,6 +133,26 @@ func (p *Plugin) errorf(format string, a ...any) error {
 		name = p.info.Name
 	}
 	return fmt.Errorf("plugin %s (%s): %s", name, p.Path, fmt.Sprintf(format, a...))
+}
+
+// Executable checks that path is an executable file whose SHA-256, which
+// it returns, is the pinned one (when pin is not empty).
+func Executable(path, pin string) (string, error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return "", err
+	}
+	if !st.Mode().IsRegular() || st.Mode().Perm()&0o111 == 0 {
+		return "", errors.New("not an executable file")
+	}
+	sum, err := fileSHA256(path)
+	if err != nil {
+		return "", err
+	}
+	if pin != "" && !strings.EqualFold(pin, sum) {
+		return "", fmt.Errorf("SHA-256 %s does not match the pinned %s; not started", sum, pin)
+	}
+	return sum, nil
 }
 
 func fileSHA256(path string) (string, error) {

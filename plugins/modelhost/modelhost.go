@@ -35,7 +35,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -147,18 +146,8 @@ func Open(path string, cfg Config) (*Plugin, error) {
 		cfg.Log = os.Stderr
 	}
 	p := &Plugin{Path: abs, cfg: cfg}
-	st, err := os.Stat(abs)
-	if err != nil {
+	if p.SHA256, err = host.Executable(abs, cfg.Checksum); err != nil {
 		return nil, p.errorf("%v", err)
-	}
-	if !st.Mode().IsRegular() || st.Mode().Perm()&0o111 == 0 {
-		return nil, p.errorf("not an executable file")
-	}
-	if p.SHA256, err = fileSHA256(abs); err != nil {
-		return nil, p.errorf("%v", err)
-	}
-	if cfg.Checksum != "" && !strings.EqualFold(cfg.Checksum, p.SHA256) {
-		return nil, p.errorf("SHA-256 %s does not match the pinned %s; not started", p.SHA256, cfg.Checksum)
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -174,19 +163,6 @@ func (p *Plugin) errorf(format string, a ...any) error {
 		name = p.info.Name
 	}
 	return fmt.Errorf("model plugin %s (%s): "+format, append([]any{name, p.Path}, a...)...)
-}
-
-func fileSHA256(path string) (string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return "", err
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
 // start launches the process and reads its Info; a restarted process must
