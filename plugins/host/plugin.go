@@ -170,39 +170,66 @@ func fileSHA256(path string) (string, error) {
 
 // start launches the process; p.mu is held or p is not yet shared.
 func (p *Plugin) start() error {
-	sum, _ := hex.DecodeString(p.SHA256)
-	stderr := &stderrTail{}
+	client, raw, _, err := Launch{Path: p.Path, SHA256: p.SHA256, Kind: "plugin", Name: wire.SolverPluginName,
+		Plugin: &clientPlugin{}, StartTimeout: p.cfg.StartTimeout, Log: p.cfg.Log}.Start()
+	if err != nil {
+		return p.errorf("%v", err)
+	}
+	sc := raw.(*solverConn)
+	p.client, p.rpc, p.broker, p.serving = client, sc.rpc, sc.broker, false
+	return nil
+}
+
+// Launch is how a plugin process of the harness (a solver or a model
+// plugin) is started: the go-plugin handshake, AutoMTLS, gRPC only, the
+// executable hashed again just before it starts, its log lines and the
+// tail of its stderr kept.
+type Launch struct {
+	Path   string
+	Args   []string
+	SHA256 string // hex, as Executable gave it
+	Kind   string // the log's prefix: "plugin", "model"
+	Name   string // the plugin to dispense from its plugin set
+	Plugin plugin.Plugin
+
+	StartTimeout time.Duration
+	Log          io.Writer
+}
+
+// Start starts the process and dispenses the plugin. The stderr tail is
+// for later errors of the same process; a start error includes it.
+func (l Launch) Start() (*plugin.Client, any, *StderrTail, error) {
+	sum, _ := hex.DecodeString(l.SHA256)
+	stderr := &StderrTail{}
 	client := plugin.NewClient(&plugin.ClientConfig{
 		HandshakeConfig: wire.Handshake,
 		VersionedPlugins: map[int]plugin.PluginSet{
-			wire.ProtocolVersion: {wire.SolverPluginName: &clientPlugin{}},
+			wire.ProtocolVersion: {l.Name: l.Plugin},
 		},
-		Cmd:              exec.Command(p.Path),
+		Cmd:              exec.Command(l.Path, l.Args...),
 		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
 		AutoMTLS:         true,
-		// The binary is hashed again just before it starts, so one swapped
-		// after Open is refused too.
+		// The executable is hashed again just before it starts, so one
+		// swapped after Open is refused too.
 		SecureConfig:    &plugin.SecureConfig{Checksum: sum, Hash: sha256.New()},
-		StartTimeout:    p.cfg.StartTimeout,
+		StartTimeout:    l.StartTimeout,
 		GRPCDialOptions: wire.DialOptions(),
 		Logger: hclog.New(&hclog.LoggerOptions{
-			Name: "plugin." + filepath.Base(p.Path), Output: p.cfg.Log, Level: hclog.Warn,
+			Name: l.Kind + "." + filepath.Base(l.Path), Output: l.Log, Level: hclog.Warn,
 		}),
 		Stderr: stderr,
 	})
 	rpcClient, err := client.Client()
 	if err != nil {
 		client.Kill() // returns once the process's stderr is read to the end
-		return p.errorf("start: %v%s", err, stderr.explain())
+		return nil, nil, nil, fmt.Errorf("start: %v%s", err, stderr.Explain())
 	}
-	raw, err := rpcClient.Dispense(wire.SolverPluginName)
+	raw, err := rpcClient.Dispense(l.Name)
 	if err != nil {
 		client.Kill()
-		return p.errorf("start: %v", err)
+		return nil, nil, nil, fmt.Errorf("start: %v", err)
 	}
-	sc := raw.(*solverConn)
-	p.client, p.rpc, p.broker, p.serving = client, sc.rpc, sc.broker, false
-	return nil
+	return client, raw, stderr, nil
 }
 
 // serve starts the host's services on a broker stream, once per process.

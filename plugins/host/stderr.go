@@ -5,11 +5,11 @@ import (
 	"sync"
 )
 
-// stderrTail keeps the last lines a plugin process wrote to stderr, so that
+// StderrTail keeps the last lines a plugin process wrote to stderr, so that
 // a plugin that dies before its handshake (a Python traceback, a Go panic
 // in init) is explained in the error of Open, not only in the log, where
 // go-plugin shows only lines marked [WARN] or [ERROR].
-type stderrTail struct {
+type StderrTail struct {
 	mu    sync.Mutex
 	lines []string
 	part  strings.Builder // the line being written
@@ -22,7 +22,7 @@ const (
 
 // Write implements io.Writer; go-plugin writes each stderr line, then its
 // newline.
-func (t *stderrTail) Write(b []byte) (int, error) {
+func (t *StderrTail) Write(b []byte) (int, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	for _, c := range string(b) {
@@ -41,9 +41,9 @@ func (t *stderrTail) Write(b []byte) (int, error) {
 	return len(b), nil
 }
 
-// explain returns "" when nothing was written, else the last lines,
-// indented, to follow an error message.
-func (t *stderrTail) explain() string {
+// Explain returns "" when nothing was written, else "; its stderr ended
+// with:" and the last lines, indented, to follow an error message.
+func (t *StderrTail) Explain() string {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	lines := t.lines
@@ -62,12 +62,3 @@ func (t *stderrTail) explain() string {
 	}
 	return "; its stderr ended with:" + b.String()
 }
-
-// StderrTail is stderrTail for the other plugin hosts of the harness
-// (plugins/modelhost): give it as go-plugin's ClientConfig.Stderr, and
-// Explain says what the process wrote last.
-type StderrTail struct{ stderrTail }
-
-// Explain returns "" when nothing was written, else "; its stderr ended
-// with:" and the last lines, indented.
-func (t *StderrTail) Explain() string { return t.explain() }

@@ -26,20 +26,16 @@ package modelhost
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/go-plugin"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -168,35 +164,10 @@ func (p *Plugin) errorf(format string, a ...any) error {
 // start launches the process and reads its Info; a restarted process must
 // say what the first one said. p.mu is held.
 func (p *Plugin) start() error {
-	sum, _ := hex.DecodeString(p.SHA256)
-	stderr := &host.StderrTail{}
-	client := plugin.NewClient(&plugin.ClientConfig{
-		HandshakeConfig: wire.Handshake,
-		VersionedPlugins: map[int]plugin.PluginSet{
-			wire.ProtocolVersion: {wire.ModelPluginName: &clientPlugin{}},
-		},
-		Cmd:              exec.Command(p.Path, p.cfg.Args...),
-		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
-		AutoMTLS:         true,
-		// Hashed again just before each start, so that an executable
-		// swapped after Open is refused too.
-		SecureConfig:    &plugin.SecureConfig{Checksum: sum, Hash: sha256.New()},
-		StartTimeout:    p.cfg.StartTimeout,
-		GRPCDialOptions: wire.DialOptions(),
-		Logger: hclog.New(&hclog.LoggerOptions{
-			Name: "model." + filepath.Base(p.Path), Output: p.cfg.Log, Level: hclog.Warn,
-		}),
-		Stderr: stderr,
-	})
-	rpcClient, err := client.Client()
+	client, raw, stderr, err := host.Launch{Path: p.Path, Args: p.cfg.Args, SHA256: p.SHA256, Kind: "model", Name: wire.ModelPluginName,
+		Plugin: &clientPlugin{}, StartTimeout: p.cfg.StartTimeout, Log: p.cfg.Log}.Start()
 	if err != nil {
-		client.Kill()
-		return p.errorf("start: %v%s", err, stderr.Explain())
-	}
-	raw, err := rpcClient.Dispense(wire.ModelPluginName)
-	if err != nil {
-		client.Kill()
-		return p.errorf("start: %v", err)
+		return p.errorf("%v", err)
 	}
 	rpc := raw.(pb.ModelPluginClient)
 	ctx, cancel := context.WithTimeout(context.Background(), p.cfg.StartTimeout)
