@@ -220,12 +220,9 @@ func (m *Model) fill() error {
 		m.SHA256 = map[string]string{}
 	}
 	for role, path := range files {
-		got, err := fileSHA256(path)
+		got, err := pinnedSHA256("model: "+role, path, m.SHA256[role])
 		if err != nil {
-			return fmt.Errorf("model: %s: %s is not a readable file", role, path)
-		}
-		if pin := m.SHA256[role]; pin != "" && !strings.EqualFold(pin, got) {
-			return fmt.Errorf("model: %s: %s has SHA-256 %s, not the pinned %s", role, path, got, pin)
+			return err
 		}
 		m.SHA256[role] = got
 	}
@@ -251,13 +248,19 @@ func (m *Model) checkPlugin() error {
 	return nil
 }
 
-func fileSHA256(path string) (string, error) {
+// pinnedSHA256 returns the SHA-256 of the file at path, refusing it when
+// pin is given and differs; what names the file in the errors.
+func pinnedSHA256(what, path, pin string) (string, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return "", err
+		return "", fmt.Errorf("%s: %s is not a readable file", what, path)
 	}
 	sum := sha256.Sum256(data)
-	return hex.EncodeToString(sum[:]), nil
+	got := hex.EncodeToString(sum[:])
+	if pin != "" && !strings.EqualFold(pin, got) {
+		return "", fmt.Errorf("%s: %s has SHA-256 %s, not the pinned %s", what, path, got, pin)
+	}
+	return got, nil
 }
 
 // Features names the ONNX exports of the feature networks (see
@@ -401,12 +404,9 @@ func (c *Config) fill() error {
 			}
 			continue
 		}
-		got, err := fileSHA256(f.path)
+		got, err := pinnedSHA256("features: "+f.name, f.path, *f.sum)
 		if err != nil {
-			return fmt.Errorf("features: %s: %s is not a readable file", f.name, f.path)
-		}
-		if *f.sum != "" && !strings.EqualFold(*f.sum, got) {
-			return fmt.Errorf("features: %s: %s has SHA-256 %s, not the pinned %s", f.name, f.path, got, *f.sum)
+			return err
 		}
 		*f.sum = got
 	}
