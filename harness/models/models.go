@@ -53,61 +53,48 @@ func OpenWith(c config.Model, shape operator.Shape, o Options) (netmodel.Binder,
 		}
 		return errors.Join(errs...)
 	}
-	var err error
-	switch c.Kind {
-	case "network":
-		var task string
-		if m.Denoiser, _, err = openNetwork(c.Denoiser, "denoiser", shape); err != nil {
-			return nil, nil, err
+	// The three roles; a role whose file the configuration leaves out
+	// stays nil.
+	roles := []struct {
+		name string
+		path string
+		net  *netmodel.Network
+		task *string
+	}{{"denoiser", c.Denoiser, &m.Denoiser, nil}, {"eps", c.EPS, &m.EPS, &m.EPSTask}, {"restorer", c.Restorer, &m.Restorer, &m.RestorerTask}}
+	onnxRole := map[string]onnxmodel.Role{"denoiser": onnxmodel.Denoiser, "eps": onnxmodel.EPS, "restorer": onnxmodel.Restorer}
+	m.EPSTask, m.RestorerTask = c.EPSTask, c.RestorerTask // ONNX files do not name their task
+	for _, r := range roles {
+		if r.path == "" {
+			continue
 		}
-		if c.EPS != "" {
-			if m.EPS, task, err = openNetwork(c.EPS, "eps", shape); err != nil {
-				return nil, nil, err
+		var err error
+		switch c.Kind {
+		case "network":
+			var task string
+			*r.net, task, err = openNetwork(r.path, r.name, shape)
+			if r.task != nil {
+				*r.task = task
 			}
-			m.EPSTask = task
+		case "onnx":
+			vjp := ""
+			if r.name == "denoiser" {
+				vjp = c.DenoiserVJP
+			}
+			var n *onnxmodel.Net
+			if n, err = openONNX(r.path, onnxRole[r.name], vjp, c.Provider, shape); err == nil {
+				closers = append(closers, n.Close)
+				*r.net = n
+				if !n.HasVJP() {
+					*r.net = noVJP{n} // VJPNetwork only when there is a VJP graph
+				}
+			}
+		default:
+			return nil, nil, fmt.Errorf("model: kind %s has no networks to open", c.Kind)
 		}
-		if c.Restorer != "" {
-			if m.Restorer, task, err = openNetwork(c.Restorer, "restorer", shape); err != nil {
-				return nil, nil, err
-			}
-			m.RestorerTask = task
-		}
-	case "onnx":
-		open := func(path string, role onnxmodel.Role, vjp string) (netmodel.Network, error) {
-			cc := 0
-			if role != onnxmodel.Denoiser {
-				cc = netmodel.CondChannels(shape.C)
-			}
-			n, err := onnxmodel.Open(path, onnxmodel.Options{Role: role, VJPPath: vjp, Provider: c.Provider,
-				Channels: shape.C, Height: shape.H, Width: shape.W, CondChannels: cc})
-			if err != nil {
-				return nil, fmt.Errorf("model: %s: %w", role, err)
-			}
-			closers = append(closers, n.Close)
-			if n.HasVJP() {
-				return n, nil
-			}
-			return noVJP{n}, nil // VJPNetwork only when there is a VJP graph
-		}
-		if m.Denoiser, err = open(c.Denoiser, onnxmodel.Denoiser, c.DenoiserVJP); err != nil {
+		if err != nil {
 			closeAll()
 			return nil, nil, err
 		}
-		if c.EPS != "" {
-			if m.EPS, err = open(c.EPS, onnxmodel.EPS, ""); err != nil {
-				closeAll()
-				return nil, nil, err
-			}
-		}
-		if c.Restorer != "" {
-			if m.Restorer, err = open(c.Restorer, onnxmodel.Restorer, ""); err != nil {
-				closeAll()
-				return nil, nil, err
-			}
-		}
-		m.EPSTask, m.RestorerTask = c.EPSTask, c.RestorerTask
-	default:
-		return nil, nil, fmt.Errorf("model: kind %s has no networks to open", c.Kind)
 	}
 	if err := m.Check(); err != nil {
 		closeAll()
@@ -128,6 +115,20 @@ func openPlugin(c config.Model, shape operator.Shape, o Options) (netmodel.Binde
 		return nil, nil, fmt.Errorf("model: %w", err)
 	}
 	return p, p.Close, nil
+}
+
+// openONNX opens an ONNX export for a role, for the run's images.
+func openONNX(path string, role onnxmodel.Role, vjp, provider string, shape operator.Shape) (*onnxmodel.Net, error) {
+	cc := 0
+	if role != onnxmodel.Denoiser {
+		cc = netmodel.CondChannels(shape.C)
+	}
+	n, err := onnxmodel.Open(path, onnxmodel.Options{Role: role, VJPPath: vjp, Provider: provider,
+		Channels: shape.C, Height: shape.H, Width: shape.W, CondChannels: cc})
+	if err != nil {
+		return nil, fmt.Errorf("model: %s: %w", role, err)
+	}
+	return n, nil
 }
 
 // openNetwork loads a .ipbw file for a role and returns it with the task a
