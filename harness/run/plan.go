@@ -7,13 +7,13 @@ package run
 
 import (
 	"fmt"
-	"github.com/ipbench/ipbench/harness/netmodel"
 	"math/rand/v2"
 	"sort"
 
 	"github.com/ipbench/ipbench/harness/config"
 	"github.com/ipbench/ipbench/harness/dataset"
 	"github.com/ipbench/ipbench/harness/gmm"
+	"github.com/ipbench/ipbench/harness/netmodel"
 	"github.com/ipbench/ipbench/harness/operator"
 	"github.com/ipbench/ipbench/harness/seed"
 	"github.com/ipbench/ipbench/harness/store"
@@ -115,25 +115,28 @@ func NewPlan(c *config.Config) (*Plan, error) {
 func loadDataset(c *config.Config, dc config.Dataset, shape operator.Shape) (*Dataset, error) {
 	d := &Dataset{Name: dc.Name, Truth: map[string][]float64{}}
 	if dc.Kind == "folder" {
-		return d, loadFolder(d, c, dc)
+		// The ground truths are the folder's images.
+		imgs, sum, err := readFolder(c, dc, dc.Path)
+		if err != nil {
+			return nil, fmt.Errorf("dataset %s: %w", dc.Name, err)
+		}
+		for _, img := range imgs {
+			d.IDs = append(d.IDs, img.ID)
+			d.Truth[img.ID] = img.Pixels
+		}
+		d.Checksum = sum
+		return d, nil
 	}
 	var means [][]float64
 	if dc.Means != "" {
-		f, err := dataset.OpenFolder(dc.Means, dataset.FolderOptions{Size: c.Resolution, Offset: dc.Offset, Limit: dc.Limit})
+		imgs, sum, err := readFolder(c, dc, dc.Means)
 		if err != nil {
 			return nil, fmt.Errorf("dataset %s: means: %w", dc.Name, err)
 		}
-		if err := f.Check(); err != nil {
-			return nil, fmt.Errorf("dataset %s: means: %w", dc.Name, err)
-		}
-		for i := 0; i < f.Len(); i++ {
-			img, err := f.Load(i)
-			if err != nil {
-				return nil, fmt.Errorf("dataset %s: means: %w", dc.Name, err)
-			}
+		for _, img := range imgs {
 			means = append(means, img.Pixels)
 		}
-		d.Checksum = f.Checksum()
+		d.Checksum = sum
 	} else {
 		means = gmm.SyntheticImages(shape, dc.Components, seed.Of(c.Seed, "gmm-means", dc.Name, 0).Rand())
 		d.Checksum = fmt.Sprintf("synthetic:%d", dc.Components)
@@ -154,25 +157,24 @@ func loadDataset(c *config.Config, dc config.Dataset, shape operator.Shape) (*Da
 	return d, nil
 }
 
-// loadFolder takes the ground truths from a folder of real images.
-func loadFolder(d *Dataset, c *config.Config, dc config.Dataset) error {
-	f, err := dataset.OpenFolder(dc.Path, dataset.FolderOptions{Size: c.Resolution, Offset: dc.Offset, Limit: dc.Limit})
+// readFolder reads every selected image of a folder (the dataset's offset
+// and limit, at the run's resolution) and returns them with the folder's
+// checksum.
+func readFolder(c *config.Config, dc config.Dataset, path string) ([]dataset.Image, string, error) {
+	f, err := dataset.OpenFolder(path, dataset.FolderOptions{Size: c.Resolution, Offset: dc.Offset, Limit: dc.Limit})
 	if err != nil {
-		return fmt.Errorf("dataset %s: %w", dc.Name, err)
+		return nil, "", err
 	}
 	if err := f.Check(); err != nil {
-		return fmt.Errorf("dataset %s: %w", dc.Name, err)
+		return nil, "", err
 	}
-	for i := 0; i < f.Len(); i++ {
-		img, err := f.Load(i)
-		if err != nil {
-			return fmt.Errorf("dataset %s: %w", dc.Name, err)
+	imgs := make([]dataset.Image, f.Len())
+	for i := range imgs {
+		if imgs[i], err = f.Load(i); err != nil {
+			return nil, "", err
 		}
-		d.IDs = append(d.IDs, img.ID)
-		d.Truth[img.ID] = img.Pixels
 	}
-	d.Checksum = f.Checksum()
-	return nil
+	return imgs, f.Checksum(), nil
 }
 
 // Measurement returns the operator and y of one image and task: the task's
