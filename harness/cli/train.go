@@ -328,11 +328,11 @@ func loadImages(dirs []string, offset, limit, res int) ([][]float64, []trainData
 		if fo.Len() == 0 {
 			return nil, nil, fmt.Errorf("%s: no images after the first %d", dir, offset)
 		}
-		for i := 0; i < fo.Len(); i++ {
-			img, err := fo.Load(i)
-			if err != nil {
-				return nil, nil, err
-			}
+		imgs, err := fo.LoadAll()
+		if err != nil {
+			return nil, nil, err
+		}
+		for _, img := range imgs {
 			out = append(out, img.Pixels)
 		}
 		used = append(used, trainData{Folder: dir, Offset: offset, Images: fo.Len(), Checksum: fo.Checksum()})

@@ -294,6 +294,30 @@ func decodeImage(data []byte) (image.Image, error) {
 // caught before any work starts. It returns an error naming the first file
 // (in order) that fails. Files are decoded in parallel.
 func (f *Folder) Check() error {
+	return f.each(func(i int) error {
+		_, err := f.decode(i)
+		return err
+	})
+}
+
+// LoadAll loads every selected image (Load, in parallel), or returns the
+// error of the first file (in order) that fails: Check and the loads in
+// one pass.
+func (f *Folder) LoadAll() ([]Image, error) {
+	imgs := make([]Image, len(f.names))
+	err := f.each(func(i int) (err error) {
+		imgs[i], err = f.Load(i)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return imgs, nil
+}
+
+// each calls fn for every selected file on GOMAXPROCS goroutines and
+// returns the error of the first file, in order, whose call failed.
+func (f *Folder) each(fn func(i int) error) error {
 	n := len(f.names)
 	errs := make([]error, n)
 	workers := min(runtime.GOMAXPROCS(0), n)
@@ -304,7 +328,7 @@ func (f *Folder) Check() error {
 		go func() {
 			defer wg.Done()
 			for i := range next {
-				_, errs[i] = f.decode(i)
+				errs[i] = fn(i)
 			}
 		}()
 	}

@@ -8,6 +8,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -684,6 +685,9 @@ func TestCheckCorrupt(t *testing.T) {
 	if _, err := f.Load(1); err == nil || !strings.Contains(err.Error(), "img1.png") {
 		t.Errorf("Load(1): error %v does not name img1.png", err)
 	}
+	if imgs, err := f.LoadAll(); err == nil || imgs != nil || !strings.Contains(err.Error(), "img1.png") {
+		t.Errorf("LoadAll: error %v does not name img1.png", err)
+	}
 	if _, err := f.Load(0); err != nil {
 		t.Errorf("Load(0): %v", err)
 	}
@@ -716,6 +720,17 @@ func TestLoadIndexAndChanges(t *testing.T) {
 	f, err := OpenFolder(dir, FolderOptions{})
 	if err != nil {
 		t.Fatal(err)
+	}
+	// LoadAll gives what Load gives, image by image.
+	all, err := f.LoadAll()
+	if err != nil || len(all) != 2 {
+		t.Fatalf("LoadAll: %d images, %v", len(all), err)
+	}
+	for i := range all {
+		one, err := f.Load(i)
+		if err != nil || !reflect.DeepEqual(one, all[i]) {
+			t.Errorf("LoadAll[%d] differs from Load(%d) (%v)", i, i, err)
+		}
 	}
 	for _, i := range []int{-1, 2} {
 		if _, err := f.Load(i); err == nil || !strings.Contains(err.Error(), dir) {

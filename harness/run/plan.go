@@ -165,14 +165,9 @@ func readFolder(c *config.Config, dc config.Dataset, path string) ([]dataset.Ima
 	if err != nil {
 		return nil, "", err
 	}
-	if err := f.Check(); err != nil {
+	imgs, err := f.LoadAll()
+	if err != nil {
 		return nil, "", err
-	}
-	imgs := make([]dataset.Image, f.Len())
-	for i := range imgs {
-		if imgs[i], err = f.Load(i); err != nil {
-			return nil, "", err
-		}
 	}
 	return imgs, f.Checksum(), nil
 }
