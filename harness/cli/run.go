@@ -23,9 +23,8 @@ import (
 )
 
 // loadRun reads the configuration and loads its plan: every check that can
-// fail on the user's input happens here, before any work. closeModel stops
-// a model plugin's process (networks in this process live as long as the
-// command: their ONNX Runtime sessions end with the process).
+// fail on the user's input happens here, before any work. closeModel
+// releases the model: a model plugin's process, ONNX Runtime sessions.
 func loadRun(path string, stderr io.Writer) (c *config.Config, p *benchrun.Plan, closeModel func() error, err error) {
 	closeModel = func() error { return nil }
 	if c, err = config.Read(path); err != nil {
@@ -36,12 +35,8 @@ func loadRun(path string, stderr io.Writer) (c *config.Config, p *benchrun.Plan,
 	}
 	if c.Model.Kind != "gmm-exact" {
 		timeout, _ := time.ParseDuration(c.Timeout) // checked with the solvers' (effective)
-		var closer func() error
-		if p.Net, closer, err = models.OpenWith(c.Model, c.Shape(), models.Options{Timeout: timeout, Log: stderr}); err != nil {
+		if p.Net, closeModel, err = models.OpenWith(c.Model, c.Shape(), models.Options{Timeout: timeout, Log: stderr}); err != nil {
 			return nil, nil, nil, asInput(err)
-		}
-		if c.Model.Kind == "plugin" {
-			closeModel = closer
 		}
 	}
 	return c, p, closeModel, nil
@@ -55,7 +50,7 @@ type setup struct {
 	p     *benchrun.Plan
 	reg   *solvers.Registry
 	shard benchrun.Shard
-	// closeModel stops a model plugin (model kind plugin).
+	// closeModel releases the model (a model plugin's process).
 	closeModel func() error
 }
 
