@@ -5,6 +5,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"path/filepath"
+	"runtime"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -105,10 +106,38 @@ func (s slow) DenoiseEPS(ctx context.Context, dst, x [][]float64, sigma float64)
 	return s.Model.DenoiseEPS(ctx, dst, x, sigma)
 }
 
+// otherThread serves a model's calls on one OS thread of its own, in
+// process: the caller hands each call over and sleeps until it is answered,
+// as a solver plugin does with the host, but with no process boundary and
+// no transport. It measures what handing a call to another thread costs.
+type otherThread struct {
+	sdk.Model
+	calls chan func()
+}
+
+func newOtherThread(m sdk.Model) otherThread {
+	o := otherThread{m, make(chan func())}
+	go func() {
+		runtime.LockOSThread()
+		for f := range o.calls {
+			f()
+		}
+	}()
+	return o
+}
+
+func (o otherThread) DenoiseEPS(ctx context.Context, dst, x [][]float64, sigma float64) error {
+	done := make(chan error)
+	o.calls <- func() { done <- o.Model.DenoiseEPS(ctx, dst, x, sigma) }
+	return <-done
+}
+
 // BenchmarkEPSPlugin is a whole EPS run at 20 NFE, 16 samples of an
 // image-shaped mixture at 3×64×64 (sr4), in process and through the plugin,
 // with the exact model as it is ("exact") and made to cost 20 ms per call
-// ("20ms-model"). Compare the ns/op of the transports within a model.
+// ("20ms-model"). "20ms-other-thread" is the 20 ms model served in process
+// from a thread of its own, the control for the cost of the hand-over
+// itself. Compare the ns/op of the transports within a model.
 func BenchmarkEPSPlugin(b *testing.B) {
 	shape := operator.Shape{C: 3, H: 64, W: 64}
 	rng := rand.New(rand.NewPCG(1, 2))
@@ -137,11 +166,18 @@ func BenchmarkEPSPlugin(b *testing.B) {
 	var inside atomic.Int64
 	const n = 16
 	seeds := seed.Seeds(1, "b", "0", 0, n)
+	twenty := slow{exact, 20 * time.Millisecond, &inside}
+	other := newOtherThread(twenty)
+	defer close(other.calls)
 	for _, mdl := range []struct {
-		name  string
-		model sdk.Model
-	}{{"exact", exact}, {"20ms-model", slow{exact, 20 * time.Millisecond, &inside}}} {
+		name      string
+		model     sdk.Model
+		inProcess bool // through a plugin it is the 20 ms model again
+	}{{"exact", exact, false}, {"20ms-model", twenty, false}, {"20ms-other-thread", other, true}} {
 		for _, tr := range transports {
+			if mdl.inProcess && tr.start != nil {
+				continue
+			}
 			b.Run(mdl.name+"/"+tr.name, func(b *testing.B) {
 				var s sdk.Solver = eps.Solver{}
 				if tr.start != nil {
