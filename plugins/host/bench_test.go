@@ -3,6 +3,7 @@ package host
 import (
 	"context"
 	"io"
+	"math"
 	"math/rand/v2"
 	"path/filepath"
 	"runtime"
@@ -13,9 +14,11 @@ import (
 	"github.com/ipbench/ipbench/eps"
 	"github.com/ipbench/ipbench/harness/gmm"
 	"github.com/ipbench/ipbench/harness/model"
+	"github.com/ipbench/ipbench/harness/netmodel"
 	"github.com/ipbench/ipbench/harness/operator"
 	"github.com/ipbench/ipbench/harness/seed"
 	"github.com/ipbench/ipbench/harness/task"
+	"github.com/ipbench/ipbench/harness/unet"
 	"github.com/ipbench/ipbench/plugins/host/internal/echo"
 	"github.com/ipbench/ipbench/plugins/sdk"
 )
@@ -205,4 +208,86 @@ func BenchmarkEPSPlugin(b *testing.B) {
 			})
 		}
 	}
+}
+
+// BenchmarkEPSPluginNetwork is the workload of the README's real-image
+// table: EPS at 20 NFE with the committed EPS network (models/natural32,
+// 32 px), 4 samples a call as configs/real32.yaml draws them, on sr4, in
+// process and through the plugin. The network costs about 30 ms a call and
+// spreads its work over the cores, as a network on a CPU does.
+func BenchmarkEPSPluginNetwork(b *testing.B) {
+	shape := operator.Shape{C: 3, H: 32, W: 32}
+	rng := rand.New(rand.NewPCG(5, 6))
+	r, err := task.Resolve(task.Spec{Name: "sr4"}, shape)
+	if err != nil {
+		b.Fatal(err)
+	}
+	op, err := task.Build(r, shape, rng)
+	if err != nil {
+		b.Fatal(err)
+	}
+	m, d := op.Dims()
+	x0, y := make([]float64, d), make([]float64, m)
+	for i := range x0 {
+		x0[i] = math.Tanh(rng.NormFloat64()) // an image-like vector in [-1, 1]
+	}
+	op.Apply(y, x0)
+	net := &netmodel.Model{Name: "natural32"}
+	for _, role := range []struct {
+		dst  *netmodel.Network
+		path string
+	}{{&net.Denoiser, "denoiser/denoiser.ipbw"}, {&net.EPS, "eps/eps.ipbw"}} {
+		n, _, _, err := unet.LoadFile(filepath.Join("..", "..", "models", "natural32", role.path))
+		if err != nil {
+			b.Fatal(err)
+		}
+		*role.dst = n
+	}
+	bound, err := net.Bind("sr4", op, 0.05, y)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var inside atomic.Int64
+	mdl := timed{bound, &inside}
+	prob := sdk.Problem{Op: sdk.Local(op), Y: y, SigmaY: 0.05, SigmaMax: 80}
+	params, _ := sdk.ResolveParams(eps.Solver{}.Info(), nil)
+	const n = 4
+	seeds := seed.Seeds(1, "b", "0", 0, n)
+	for _, tr := range transports {
+		if tr.name != "in-process" && tr.name != "grpc-shm" {
+			continue
+		}
+		b.Run(tr.name, func(b *testing.B) {
+			var s sdk.Solver = eps.Solver{}
+			if tr.start != nil {
+				var stop func()
+				s, stop = tr.start(b, filepath.Join(bin, "ipbench-solver-eps"))
+				defer stop()
+			}
+			dst := sdk.NewRows(n, d)
+			inside.Store(0)
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				counted := &model.Counted{Name: "m", Model: mdl, Dim: d}
+				if err := s.Solve(context.Background(), dst, prob, counted, seeds, 20, params); err != nil {
+					b.Fatal(err)
+				}
+				if counted.NFE() != 20*n {
+					b.Fatalf("counted %d NFE", counted.NFE())
+				}
+			}
+			b.ReportMetric(float64(inside.Load())/float64(b.N)/1e6, "ms-in-model/op")
+		})
+	}
+}
+
+// timed adds the time spent in a model's EPS calls to inside.
+type timed struct {
+	sdk.Model
+	inside *atomic.Int64
+}
+
+func (t timed) DenoiseEPS(ctx context.Context, dst, x [][]float64, sigma float64) error {
+	defer func(start time.Time) { t.inside.Add(int64(time.Since(start))) }(time.Now())
+	return t.Model.DenoiseEPS(ctx, dst, x, sigma)
 }
