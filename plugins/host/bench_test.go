@@ -23,11 +23,14 @@ import (
 	"github.com/ipbench/ipbench/plugins/sdk"
 )
 
-// transports are the ways a solver reaches the model, compared side by side.
-var transports = []struct {
+// transport is a way a solver reaches the model.
+type transport struct {
 	name  string
-	start func(b *testing.B, path string) (sdk.Solver, func())
-}{
+	start func(b *testing.B, path string) (sdk.Solver, func()) // nil: in process
+}
+
+// transports are the ways compared side by side.
+var transports = []transport{
 	{"in-process", nil},
 	{"grpc-bytes", func(b *testing.B, path string) (sdk.Solver, func()) {
 		return open(b, path, Config{NoSharedMemory: true, RemoteOperator: true, NoDoorbell: true})
@@ -144,14 +147,7 @@ func (o otherThread) DenoiseEPS(ctx context.Context, dst, x [][]float64, sigma f
 func BenchmarkEPSPlugin(b *testing.B) {
 	shape := operator.Shape{C: 3, H: 64, W: 64}
 	rng := rand.New(rand.NewPCG(1, 2))
-	r, err := task.Resolve(task.Spec{Name: "sr4"}, shape)
-	if err != nil {
-		b.Fatal(err)
-	}
-	op, err := task.Build(r, shape, rng)
-	if err != nil {
-		b.Fatal(err)
-	}
+	op := sr4(b, shape, rng)
 	prior, err := gmm.NewImagePrior(shape, gmm.SyntheticImages(shape, 8, rng), 0.01)
 	if err != nil {
 		b.Fatal(err)
@@ -165,7 +161,6 @@ func BenchmarkEPSPlugin(b *testing.B) {
 		b.Fatal(err)
 	}
 	prob := sdk.Problem{Op: sdk.Local(op), Y: y, SigmaY: 0.05, SigmaMax: 80}
-	params, _ := sdk.ResolveParams(eps.Solver{}.Info(), nil)
 	var inside atomic.Int64
 	const n = 16
 	seeds := seed.Seeds(1, "b", "0", 0, n)
@@ -182,24 +177,8 @@ func BenchmarkEPSPlugin(b *testing.B) {
 				continue
 			}
 			b.Run(mdl.name+"/"+tr.name, func(b *testing.B) {
-				var s sdk.Solver = eps.Solver{}
-				if tr.start != nil {
-					var stop func()
-					s, stop = tr.start(b, filepath.Join(bin, "ipbench-solver-eps"))
-					defer stop()
-				}
-				dst := sdk.NewRows(n, d)
 				inside.Store(0)
-				b.ResetTimer()
-				for i := 0; i < b.N; i++ {
-					counted := &model.Counted{Name: "m", Model: mdl.model, Dim: d}
-					if err := s.Solve(context.Background(), dst, prob, counted, seeds, 20, params); err != nil {
-						b.Fatal(err)
-					}
-					if counted.NFE() != 20*n {
-						b.Fatalf("counted %d NFE", counted.NFE())
-					}
-				}
+				runEPS(b, tr, prob, mdl.model, seeds)
 				if in := inside.Load(); in > 0 {
 					// What the run spends outside the model's calls: the
 					// solver's own work and the transport.
@@ -218,14 +197,7 @@ func BenchmarkEPSPlugin(b *testing.B) {
 func BenchmarkEPSPluginNetwork(b *testing.B) {
 	shape := operator.Shape{C: 3, H: 32, W: 32}
 	rng := rand.New(rand.NewPCG(5, 6))
-	r, err := task.Resolve(task.Spec{Name: "sr4"}, shape)
-	if err != nil {
-		b.Fatal(err)
-	}
-	op, err := task.Build(r, shape, rng)
-	if err != nil {
-		b.Fatal(err)
-	}
+	op := sr4(b, shape, rng)
 	m, d := op.Dims()
 	x0, y := make([]float64, d), make([]float64, m)
 	for i := range x0 {
@@ -250,7 +222,6 @@ func BenchmarkEPSPluginNetwork(b *testing.B) {
 	var inside atomic.Int64
 	mdl := timed{bound, &inside}
 	prob := sdk.Problem{Op: sdk.Local(op), Y: y, SigmaY: 0.05, SigmaMax: 80}
-	params, _ := sdk.ResolveParams(eps.Solver{}.Info(), nil)
 	const n = 4
 	seeds := seed.Seeds(1, "b", "0", 0, n)
 	for _, tr := range transports {
@@ -258,24 +229,8 @@ func BenchmarkEPSPluginNetwork(b *testing.B) {
 			continue
 		}
 		b.Run(tr.name, func(b *testing.B) {
-			var s sdk.Solver = eps.Solver{}
-			if tr.start != nil {
-				var stop func()
-				s, stop = tr.start(b, filepath.Join(bin, "ipbench-solver-eps"))
-				defer stop()
-			}
-			dst := sdk.NewRows(n, d)
 			inside.Store(0)
-			b.ResetTimer()
-			for i := 0; i < b.N; i++ {
-				counted := &model.Counted{Name: "m", Model: mdl, Dim: d}
-				if err := s.Solve(context.Background(), dst, prob, counted, seeds, 20, params); err != nil {
-					b.Fatal(err)
-				}
-				if counted.NFE() != 20*n {
-					b.Fatalf("counted %d NFE", counted.NFE())
-				}
-			}
+			runEPS(b, tr, prob, mdl, seeds)
 			b.ReportMetric(float64(inside.Load())/float64(b.N)/1e6, "ms-in-model/op")
 		})
 	}
@@ -290,4 +245,41 @@ type timed struct {
 func (t timed) DenoiseEPS(ctx context.Context, dst, x [][]float64, sigma float64) error {
 	defer func(start time.Time) { t.inside.Add(int64(time.Since(start))) }(time.Now())
 	return t.Model.DenoiseEPS(ctx, dst, x, sigma)
+}
+
+// sr4 is the sr4 operator at shape.
+func sr4(b *testing.B, shape operator.Shape, rng *rand.Rand) operator.Operator {
+	r, err := task.Resolve(task.Spec{Name: "sr4"}, shape)
+	if err != nil {
+		b.Fatal(err)
+	}
+	op, err := task.Build(r, shape, rng)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return op
+}
+
+// runEPS times b.N EPS runs at 20 NFE, one sample per seed, through tr,
+// and checks the count of each.
+func runEPS(b *testing.B, tr transport, prob sdk.Problem, m sdk.Model, seeds []sdk.Seed) {
+	var s sdk.Solver = eps.Solver{}
+	if tr.start != nil {
+		var stop func()
+		s, stop = tr.start(b, filepath.Join(bin, "ipbench-solver-eps"))
+		defer stop()
+	}
+	_, d := prob.Op.Dims()
+	params, _ := sdk.ResolveParams(eps.Solver{}.Info(), nil)
+	dst := sdk.NewRows(len(seeds), d)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		counted := &model.Counted{Name: "m", Model: m, Dim: d}
+		if err := s.Solve(context.Background(), dst, prob, counted, seeds, 20, params); err != nil {
+			b.Fatal(err)
+		}
+		if counted.NFE() != int64(20*len(seeds)) {
+			b.Fatalf("counted %d NFE", counted.NFE())
+		}
+	}
 }
