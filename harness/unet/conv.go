@@ -6,6 +6,7 @@ import (
 	"runtime"
 
 	"github.com/chewxy/hm"
+	"github.com/ipbench/ipbench/plugins/sdk"
 	"gonum.org/v1/gonum/blas"
 	"gonum.org/v1/gonum/blas/gonum"
 	G "gorgonia.org/gorgonia"
@@ -340,7 +341,7 @@ func workers(b int) int { return max(1, min(b, runtime.GOMAXPROCS(0))) }
 // size and worker count.
 func overImages(b int, f func(worker, image int)) {
 	nw := workers(b)
-	parallel(nw, func(w int) {
+	sdk.ParallelRows(nw, func(w int) {
 		for i := w; i < b; i += nw {
 			f(w, i)
 		}
@@ -446,10 +447,6 @@ func convBackward[T float](g convGeom, wrt int, dst, x, w, dy []T) {
 			dyT, dcolT := dyTs.get(wk, n*g.cout), dcolTs.get(wk, n*kk)
 			transpose(dyT, dyi, g.cout, n)
 			gemm(false, true, n, kk, g.cout, dyT, g.cout, wt, g.cout, 0, dcolT, kk)
-			if g.direct() {
-				transpose(dxi, dcolT, n, kk)
-				return
-			}
 			col2imT(g, dxi, dcolT)
 		})
 	case 1: // ∂L/∂W = Σ_b ∂L/∂y_b col_bᵀ, summed per worker, then in worker order

@@ -5,10 +5,9 @@ import (
 	"hash"
 	"hash/fnv"
 	"math"
-	"runtime"
-	"sync"
 
 	"github.com/chewxy/hm"
+	"github.com/ipbench/ipbench/plugins/sdk"
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 )
@@ -175,7 +174,7 @@ func gnStats[T float](x []T, eps float64) (mean, rstd float64) {
 func gnForward[T float](y, x, gamma, beta []T, b, c, hw, groups int, eps float64) {
 	cg := c / groups
 	n := cg * hw
-	parallel(b*groups, func(i int) {
+	sdk.ParallelRows(b*groups, func(i int) {
 		xs, ys := x[i*n:(i+1)*n], y[i*n:(i+1)*n]
 		mean, rstd := gnStats(xs, eps)
 		c0 := (i % groups) * cg
@@ -197,7 +196,7 @@ func gnBackward[T float](wrt int, dst, x, gamma, dy []T, b, c, hw, groups int, e
 		// Per-channel sums over samples: accumulate per sample and group
 		// in parallel, then add up in order so the result is deterministic.
 		part := make([]float64, b*c)
-		parallel(b*groups, func(i int) {
+		sdk.ParallelRows(b*groups, func(i int) {
 			xs, dys := x[i*n:(i+1)*n], dy[i*n:(i+1)*n]
 			mean, rstd := 0.0, 1.0
 			if wrt == gnGradGamma {
@@ -228,7 +227,7 @@ func gnBackward[T float](wrt int, dst, x, gamma, dy []T, b, c, hw, groups int, e
 		}
 		return
 	}
-	parallel(b*groups, func(i int) {
+	sdk.ParallelRows(b*groups, func(i int) {
 		xs, dys, dxs := x[i*n:(i+1)*n], dy[i*n:(i+1)*n], dst[i*n:(i+1)*n]
 		mean, rstd := gnStats(xs, eps)
 		c0 := (i % groups) * cg
@@ -330,8 +329,10 @@ func (op siluOp) Do(in ...G.Value) (v G.Value, err error) {
 
 // silu sets y = x σ(x), or with dy, y = dy σ(x)(1 + x(1 − σ(x))).
 func silu[T float](y, x, dy []T) {
+	// In chunks of 16 Ki values: a small tensor stays on the caller's
+	// goroutine.
 	const chunk = 1 << 14
-	parallel((len(x)+chunk-1)/chunk, func(c int) {
+	sdk.ParallelRows((len(x)+chunk-1)/chunk, func(c int) {
 		lo, hi := c*chunk, min((c+1)*chunk, len(x))
 		for i, v := range x[lo:hi] {
 			s := 1 / (1 + math.Exp(-float64(v)))
@@ -423,7 +424,7 @@ func (op upsampleGradOp) Do(in ...G.Value) (v G.Value, err error) {
 }
 
 func upsample[T float](y, x []T, planes, h, w int) {
-	parallel(planes, func(p int) {
+	sdk.ParallelRows(planes, func(p int) {
 		xp, yp := x[p*h*w:(p+1)*h*w], y[p*4*h*w:(p+1)*4*h*w]
 		for i := 0; i < h; i++ {
 			r0 := yp[2*i*2*w : (2*i+1)*2*w]
@@ -437,7 +438,7 @@ func upsample[T float](y, x []T, planes, h, w int) {
 
 // blockSum sets d[p,i,j] = Σ of the 2×2 block of g at (2i, 2j); d is h×w.
 func blockSum[T float](d, g []T, planes, h, w int) {
-	parallel(planes, func(p int) {
+	sdk.ParallelRows(planes, func(p int) {
 		gp, dp := g[p*4*h*w:(p+1)*4*h*w], d[p*h*w:(p+1)*h*w]
 		for i := 0; i < h; i++ {
 			r0, r1 := gp[2*i*2*w:(2*i+1)*2*w], gp[(2*i+1)*2*w:(2*i+2)*2*w]
@@ -446,43 +447,6 @@ func blockSum[T float](d, g []T, planes, h, w int) {
 			}
 		}
 	})
-}
-
-// parallel calls f(0), …, f(n−1) on up to GOMAXPROCS goroutines.
-func parallel(n int, f func(i int)) {
-	workers := min(runtime.GOMAXPROCS(0), n)
-	if workers <= 1 {
-		for i := 0; i < n; i++ {
-			f(i)
-		}
-		return
-	}
-	var (
-		wg       sync.WaitGroup
-		once     sync.Once
-		panicked any
-	)
-	chunk := (n + workers - 1) / workers
-	for lo := 0; lo < n; lo += chunk {
-		hi := min(lo+chunk, n)
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			// Hand a worker's panic to the caller, where recoverOp sees it.
-			defer func() {
-				if r := recover(); r != nil {
-					once.Do(func() { panicked = r })
-				}
-			}()
-			for i := lo; i < hi; i++ {
-				f(i)
-			}
-		}()
-	}
-	wg.Wait()
-	if panicked != nil {
-		panic(panicked)
-	}
 }
 
 func hashOp(op fmt.Stringer) uint32 {

@@ -9,7 +9,9 @@ import (
 // ParallelChunks splits [0, n) into at most GOMAXPROCS contiguous chunks and
 // calls f(lo, hi) for each on its own goroutine, so that f can allocate its
 // scratch once per chunk. Rows are independent, so the result does not depend
-// on the split.
+// on the split. A panic in f is re-raised on the caller's goroutine once all
+// chunks are done (the first one, if several panic), so that the caller's
+// recover sees it rather than the process dying.
 func ParallelChunks(n int, f func(lo, hi int)) {
 	workers := min(runtime.GOMAXPROCS(0), n)
 	if workers <= 1 {
@@ -18,16 +20,28 @@ func ParallelChunks(n int, f func(lo, hi int)) {
 		}
 		return
 	}
-	var wg sync.WaitGroup
+	var (
+		wg       sync.WaitGroup
+		once     sync.Once
+		panicked any
+	)
 	chunk := (n + workers - 1) / workers
 	for lo := 0; lo < n; lo += chunk {
 		wg.Add(1)
 		go func(lo, hi int) {
 			defer wg.Done()
+			defer func() {
+				if r := recover(); r != nil {
+					once.Do(func() { panicked = r })
+				}
+			}()
 			f(lo, hi)
 		}(lo, min(lo+chunk, n))
 	}
 	wg.Wait()
+	if panicked != nil {
+		panic(panicked)
+	}
 }
 
 // ParallelRows calls f(i) for every i in [0, n), spread like ParallelChunks.
