@@ -19,9 +19,13 @@ import (
 // and training moves it from there.
 func Transplant(dst, src *Net) error {
 	a, b := dst.cfg, src.cfg
-	if a.Resolution != b.Resolution || a.Channels != b.Channels || a.Base != b.Base || !slices.Equal(a.Mults, b.Mults) ||
-		a.Blocks != b.Blocks || a.Groups != b.Groups || a.SigmaData != b.SigmaData {
-		return fmt.Errorf("unet: cannot start a %s network from a %s one: only conditioning channels and labels may differ", describe(a), describe(b))
+	// src's architecture, less what may differ, checked against dst's: like
+	// weights loaded from a file against the ones expected. Expect only
+	// reads Mults, so sharing src's is safe.
+	same := b
+	same.CondChannels, same.Labels = a.CondChannels, a.Labels
+	if err := same.Expect(a); err != nil {
+		return fmt.Errorf("unet: cannot start a network from a different one (only conditioning channels and labels may differ): %w", err)
 	}
 	if b.CondChannels > a.CondChannels || b.Labels > a.Labels {
 		return fmt.Errorf("unet: cannot start a network of %d conditioning channels and %d labels from one of %d and %d", a.CondChannels, a.Labels, b.CondChannels, b.Labels)
@@ -50,8 +54,4 @@ func Transplant(dst, src *Net) error {
 		}
 	}
 	return nil
-}
-
-func describe(c Config) string {
-	return fmt.Sprintf("%d px, %d channels, base %d, mults %v, %d blocks, %d groups, σ_d %v", c.Resolution, c.Channels, c.Base, c.Mults, c.Blocks, c.Groups, c.SigmaData)
 }

@@ -58,7 +58,7 @@ func TestTransplant(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := Transplant(o, src); err == nil || !strings.Contains(err.Error(), "base 8") {
+	if err := Transplant(o, src); err == nil || !strings.Contains(err.Error(), "Base is 4, want 8") {
 		t.Errorf("another width: %v", err)
 	}
 	if err := Transplant(src, dst); err == nil || !strings.Contains(err.Error(), "from one of 6 and 5") {
