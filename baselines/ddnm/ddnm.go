@@ -120,22 +120,20 @@ func TravelNFE(n, l, r int) int {
 }
 
 // baseSteps returns the base steps N whose TravelNFE is nfe.
+// TravelNFE grows strictly with N (and is at least N), so the search ends
+// at the first N that reaches nfe or passes it.
 func baseSteps(nfe, l, r int) (int, error) {
-	below, above := 0, 0
-	for n := 1; n <= nfe; n++ {
-		switch t := TravelNFE(n, l, r); {
-		case t == nfe:
+	below := 0
+	for n := 1; ; n++ {
+		t := TravelNFE(n, l, r)
+		if t == nfe {
 			return n, nil
-		case t < nfe:
-			below = t
-		case above == 0:
-			above = t
 		}
+		if t > nfe {
+			return 0, fmt.Errorf("NFE %d is not reachable with time travel of length %d repeated %d times (NFE = N + (r−1)·l·⌊(N−1)/l⌋); the nearest are %d and %d", nfe, l, r, below, t)
+		}
+		below = t
 	}
-	if above == 0 {
-		above = TravelNFE(nfe+1, l, r)
-	}
-	return 0, fmt.Errorf("NFE %d is not reachable with time travel of length %d repeated %d times (NFE = N + (r−1)·l·⌊(N−1)/l⌋); the nearest are %d and %d", nfe, l, r, below, above)
 }
 
 // Solve draws one sample per row of dst with nfe denoiser calls.
