@@ -34,7 +34,10 @@ func loadRun(path string, stderr io.Writer) (c *config.Config, p *benchrun.Plan,
 		return nil, nil, nil, asInput(err)
 	}
 	if c.Model.Kind != "gmm-exact" {
-		timeout, _ := time.ParseDuration(c.Timeout) // checked with the solvers' (effective)
+		timeout, err := c.PluginTimeout()
+		if err != nil {
+			return nil, nil, nil, asInput(err)
+		}
 		if p.Net, closeModel, err = models.OpenWith(c.Model, c.Shape(), models.Options{Timeout: timeout, Log: stderr}); err != nil {
 			return nil, nil, nil, asInput(err)
 		}
@@ -158,12 +161,9 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 // configuration with what only they know (parameter defaults, checksums),
 // so that its hash says exactly what runs.
 func effective(c *config.Config, p *benchrun.Plan, path string, pf *pluginFlags, stderr io.Writer) (*solvers.Registry, error) {
-	timeout, err := time.ParseDuration(c.Timeout)
-	if c.Timeout == "0" {
-		timeout, err = 0, nil
-	}
+	timeout, err := c.PluginTimeout()
 	if err != nil {
-		return nil, badInput("config %s: timeout %q: %v", path, c.Timeout, err)
+		return nil, badInput("config %s: %v", path, err)
 	}
 	pf.timeout = timeout
 	reg, err := pf.registry(stderr)

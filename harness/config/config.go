@@ -19,6 +19,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"time"
 
 	"gopkg.in/yaml.v3"
 
@@ -251,12 +252,17 @@ func (m *Model) checkPlugin() error {
 // pinnedSHA256 returns the SHA-256 of the file at path, refusing it when
 // pin is given and differs; what names the file in the errors.
 func pinnedSHA256(what, path, pin string) (string, error) {
-	data, err := os.ReadFile(path)
+	// Streamed: a network's weights can be large.
+	h := sha256.New()
+	f, err := os.Open(path)
+	if err == nil {
+		_, err = io.Copy(h, f)
+		f.Close()
+	}
 	if err != nil {
 		return "", fmt.Errorf("%s: %s is not a readable file", what, path)
 	}
-	sum := sha256.Sum256(data)
-	got := hex.EncodeToString(sum[:])
+	got := hex.EncodeToString(h.Sum(nil))
 	if pin != "" && !strings.EqualFold(pin, got) {
 		return "", fmt.Errorf("%s: %s has SHA-256 %s, not the pinned %s", what, path, got, pin)
 	}
@@ -367,6 +373,9 @@ func (c *Config) fill() error {
 	}
 	if c.Timeout == "" {
 		c.Timeout = "0"
+	}
+	if _, err := c.PluginTimeout(); err != nil {
+		return err
 	}
 	if len(c.Metrics) == 0 {
 		c.Metrics = []string{"psnr"}
@@ -529,6 +538,19 @@ func (c *Config) SolverRunsOn(solver, task string) bool {
 		}
 	}
 	return true
+}
+
+// PluginTimeout is Timeout as a duration: the longest a plugin may take
+// for one batch, 0 for no limit.
+func (c *Config) PluginTimeout() (time.Duration, error) {
+	if c.Timeout == "0" {
+		return 0, nil
+	}
+	d, err := time.ParseDuration(c.Timeout)
+	if err != nil {
+		return 0, fmt.Errorf("timeout %q: %v", c.Timeout, err)
+	}
+	return d, nil
 }
 
 // Shape is the image shape of the run: 3×R×R.
