@@ -6,7 +6,6 @@
 package models
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -53,15 +52,20 @@ func OpenWith(c config.Model, shape operator.Shape, o Options) (netmodel.Binder,
 		}
 		return errors.Join(errs...)
 	}
-	// The three roles; a role whose file the configuration leaves out
-	// stays nil.
+	// The three roles, with the ONNX role and VJP graph (the denoiser's
+	// only) of each; a role whose file the configuration leaves out stays
+	// nil.
 	roles := []struct {
-		name string
-		path string
-		net  *netmodel.Network
-		task *string
-	}{{"denoiser", c.Denoiser, &m.Denoiser, nil}, {"eps", c.EPS, &m.EPS, &m.EPSTask}, {"restorer", c.Restorer, &m.Restorer, &m.RestorerTask}}
-	onnxRole := map[string]onnxmodel.Role{"denoiser": onnxmodel.Denoiser, "eps": onnxmodel.EPS, "restorer": onnxmodel.Restorer}
+		name      string
+		role      onnxmodel.Role
+		path, vjp string
+		net       *netmodel.Network
+		task      *string
+	}{
+		{"denoiser", onnxmodel.Denoiser, c.Denoiser, c.DenoiserVJP, &m.Denoiser, nil},
+		{"eps", onnxmodel.EPS, c.EPS, "", &m.EPS, &m.EPSTask},
+		{"restorer", onnxmodel.Restorer, c.Restorer, "", &m.Restorer, &m.RestorerTask},
+	}
 	m.EPSTask, m.RestorerTask = c.EPSTask, c.RestorerTask // ONNX files do not name their task
 	for _, r := range roles {
 		if r.path == "" {
@@ -76,17 +80,10 @@ func OpenWith(c config.Model, shape operator.Shape, o Options) (netmodel.Binder,
 				*r.task = task
 			}
 		case "onnx":
-			vjp := ""
-			if r.name == "denoiser" {
-				vjp = c.DenoiserVJP
-			}
 			var n *onnxmodel.Net
-			if n, err = openONNX(r.path, onnxRole[r.name], vjp, c.Provider, shape); err == nil {
+			if n, err = openONNX(r.path, r.role, r.vjp, c.Provider, shape); err == nil {
 				closers = append(closers, n.Close)
-				*r.net = n
-				if !n.HasVJP() {
-					*r.net = noVJP{n} // VJPNetwork only when there is a VJP graph
-				}
+				*r.net = n // without a VJP graph its HasVJP() false tells netmodel so
 			}
 		default:
 			return nil, nil, fmt.Errorf("model: kind %s has no networks to open", c.Kind)
@@ -150,14 +147,4 @@ func openNetwork(path, role string, shape operator.Shape) (*unet.Net, string, er
 		return nil, "", fmt.Errorf("model: %s: %s has no task labels and its header names no task", role, path)
 	}
 	return n, task, nil
-}
-
-// noVJP hides the VJP method of an ONNX network without a VJP graph, so
-// that planning says "no VJP" before any work instead of a failed batch.
-type noVJP struct{ n *onnxmodel.Net }
-
-func (v noVJP) Shape() (int, int, int, int) { return v.n.Shape() }
-func (v noVJP) Labels() int                 { return v.n.Labels() }
-func (v noVJP) Denoise(ctx context.Context, dst, x, cond [][]float64, sigma []float64, labels []int) error {
-	return v.n.Denoise(ctx, dst, x, cond, sigma, labels)
 }

@@ -189,8 +189,22 @@ var _ Binder = (*Model)(nil)
 
 // HasVJP says whether the denoiser gives vector–Jacobian products.
 func (m *Model) HasVJP() bool {
-	_, ok := m.Denoiser.(VJPNetwork)
+	_, ok := vjpOf(m.Denoiser)
 	return ok
+}
+
+// vjpOf returns net as a VJPNetwork when it gives vector–Jacobian products:
+// it has the VJP method and, if it also has a HasVJP() bool method (an ONNX
+// network opened without its VJP graph), that says true.
+func vjpOf(net Network) (VJPNetwork, bool) {
+	v, ok := net.(VJPNetwork)
+	if !ok {
+		return nil, false
+	}
+	if h, ok := v.(interface{ HasVJP() bool }); ok && !h.HasVJP() {
+		return nil, false
+	}
+	return v, true
 }
 
 // ErrNotServed is wrapped by the errors of calls the model cannot serve.
@@ -258,7 +272,7 @@ func (b *bound) Denoise(ctx context.Context, dst, x [][]float64, sigma float64) 
 }
 
 func (b *bound) VJP(ctx context.Context, dst, x [][]float64, sigma float64, v [][]float64) error {
-	net, ok := b.m.Denoiser.(VJPNetwork)
+	net, ok := vjpOf(b.m.Denoiser)
 	if !ok {
 		return fmt.Errorf("model %s: VJP: the denoiser has no vector–Jacobian product: %w", b.m.Name, ErrNotServed)
 	}

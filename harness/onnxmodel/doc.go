@@ -67,7 +67,8 @@
 //
 // SHA256 returns the hex SHA-256 of the .onnx file, or with a VJP graph
 // "MODEL+VJP", the two digests joined by a plus sign, so each file can be
-// checked with sha256sum.
+// checked with sha256sum. It reads the files when called: Open does not
+// hash them (harness/config hashes the files a configuration names).
 //
 // EXPORT.md gives the export steps and a check script for the public EDM
 // FFHQ-64 and ImageNet-64 checkpoints.

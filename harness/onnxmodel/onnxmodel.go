@@ -90,7 +90,6 @@ type Net struct {
 	shape    dims
 	label    string // NameClassLabels, NameTask or ""
 	den, vjp *graph
-	sum      string
 
 	mu     sync.RWMutex
 	closed bool
@@ -108,8 +107,7 @@ func Open(path string, o Options) (*Net, error) {
 	if err := checkOptions(o); err != nil {
 		return nil, fmt.Errorf("onnxmodel: model %s: %w", path, err)
 	}
-	sum, err := fileSHA256(path)
-	if err != nil {
+	if err := checkFile(path); err != nil {
 		return nil, fmt.Errorf("onnxmodel: model %s: %w", path, err)
 	}
 	ins, outs, err := onnxrt.ReadInfo(path)
@@ -121,7 +119,7 @@ func Open(path string, o Options) (*Net, error) {
 	if err != nil {
 		return nil, fmt.Errorf("onnxmodel: model %s (%s): %w", path, o.Role, err)
 	}
-	n := &Net{path: path, role: o.Role, shape: sp.dims, label: sp.label, sum: sum}
+	n := &Net{path: path, role: o.Role, shape: sp.dims, label: sp.label}
 	provider := o.Provider
 	if provider == "" {
 		provider = onnxrt.Auto
@@ -147,8 +145,7 @@ func (n *Net) openVJP(o Options) error {
 	wrap := func(err error) error {
 		return fmt.Errorf("onnxmodel: VJP model %s (for %s): %w", p, n.path, err)
 	}
-	sum, err := fileSHA256(p)
-	if err != nil {
+	if err := checkFile(p); err != nil {
 		return wrap(err)
 	}
 	ins, outs, err := onnxrt.ReadInfo(p)
@@ -167,7 +164,6 @@ func (n *Net) openVJP(o Options) error {
 		return wrap(err)
 	}
 	n.vjpPath = p
-	n.sum += "+" + sum
 	return nil
 }
 
@@ -182,10 +178,8 @@ func checkOptions(o Options) error {
 	if o.Role < Denoiser || o.Role > Restorer {
 		return fmt.Errorf("unknown role %v", o.Role)
 	}
-	switch o.Provider {
-	case "", onnxrt.Auto, onnxrt.CPU, onnxrt.CUDA:
-	default:
-		return fmt.Errorf("unknown provider %q (want %q, %q or %q)", o.Provider, onnxrt.Auto, onnxrt.CPU, onnxrt.CUDA)
+	if err := onnxrt.CheckProvider(o.Provider); err != nil {
+		return err
 	}
 	if o.Threads < 0 || o.Batch < 0 || o.Channels < 0 || o.Height < 0 || o.Width < 0 || o.CondChannels < 0 {
 		return fmt.Errorf("negative option (Threads %d, Batch %d, Channels %d, Height %d, Width %d, CondChannels %d)",
@@ -197,17 +191,38 @@ func checkOptions(o Options) error {
 	return nil
 }
 
-func fileSHA256(path string) (string, error) {
+// openFile opens path for reading, refusing a directory, so that a missing,
+// unreadable or wrong file gets a plainer error than ONNX Runtime's.
+func openFile(path string) (*os.File, error) {
 	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	if st, err := f.Stat(); err != nil {
+		f.Close()
+		return nil, err
+	} else if st.IsDir() {
+		f.Close()
+		return nil, errors.New("is a directory, not an .onnx file")
+	}
+	return f, nil
+}
+
+// checkFile says what is wrong with path as a model file, without reading it.
+func checkFile(path string) error {
+	f, err := openFile(path)
+	if err != nil {
+		return err
+	}
+	return f.Close()
+}
+
+func fileSHA256(path string) (string, error) {
+	f, err := openFile(path)
 	if err != nil {
 		return "", err
 	}
 	defer f.Close()
-	if st, err := f.Stat(); err != nil {
-		return "", err
-	} else if st.IsDir() {
-		return "", fmt.Errorf("is a directory, not an .onnx file")
-	}
 	h := sha256.New()
 	if _, err := io.Copy(h, f); err != nil {
 		return "", err
@@ -415,8 +430,23 @@ func (n *Net) HasVJP() bool { return n.vjp != nil }
 func (n *Net) Provider() string { return n.den.sess.Provider() }
 
 // SHA256 returns the hex SHA-256 of the model file, or "MODEL+VJP" (the two
-// digests joined by a plus sign) when a VJP graph was opened too.
-func (n *Net) SHA256() string { return n.sum }
+// digests joined by a plus sign) when a VJP graph was opened too. It reads
+// the files at the call (Open does not hash them), so it digests them as
+// they are on disk then.
+func (n *Net) SHA256() (string, error) {
+	sum, err := fileSHA256(n.path)
+	if err != nil {
+		return "", fmt.Errorf("onnxmodel: model %s: %w", n.path, err)
+	}
+	if n.vjpPath == "" {
+		return sum, nil
+	}
+	v, err := fileSHA256(n.vjpPath)
+	if err != nil {
+		return "", fmt.Errorf("onnxmodel: VJP model %s (for %s): %w", n.vjpPath, n.path, err)
+	}
+	return sum + "+" + v, nil
+}
 
 // Close releases the ONNX Runtime sessions, after the calls in progress. It
 // is safe to call more than once.

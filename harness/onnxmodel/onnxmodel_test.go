@@ -223,7 +223,9 @@ func TestVJP(t *testing.T) {
 			if !n.HasVJP() {
 				t.Fatal("HasVJP = false")
 			}
-			if got, want := n.SHA256(), fileSum(t, path)+"+"+fileSum(t, vjpPath); got != want {
+			if got, err := n.SHA256(); err != nil {
+				t.Error(err)
+			} else if want := fileSum(t, path) + "+" + fileSum(t, vjpPath); got != want {
 				t.Errorf("SHA256 = %s, want %s", got, want)
 			}
 			in := inputs{x: x, cond: c.cond, sigma: sigmas, v: v}
@@ -247,7 +249,9 @@ func TestNoVJP(t *testing.T) {
 	if n.HasVJP() {
 		t.Error("HasVJP = true without a VJP graph")
 	}
-	if got, want := n.SHA256(), fileSum(t, path); got != want {
+	if got, err := n.SHA256(); err != nil {
+		t.Error(err)
+	} else if want := fileSum(t, path); got != want {
 		t.Errorf("SHA256 = %s, want %s", got, want)
 	}
 	x := images(1, rowLen, 0.37, 0.1)

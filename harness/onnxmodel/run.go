@@ -9,19 +9,19 @@ import (
 	"github.com/ipbench/ipbench/internal/onnxrt"
 )
 
-// graph is one ONNX Runtime session over a denoiser or VJP file.
+// graph is one ONNX Runtime session over a denoiser or VJP file. Its image
+// shape is the Net's: Open checks the VJP graph against the denoiser.
 type graph struct {
 	path   string
 	inputs []string // in feed order
 	output string
-	dims   dims
 	batch  int  // rows per call (0: all)
 	fixed  bool // batch is the file's N: pad the last chunk
 	sess   *onnxrt.Session
 }
 
 func openGraph(path, output string, sp spec, o Options, provider string) (*graph, error) {
-	g := &graph{path: path, inputs: sp.inputs, output: output, dims: sp.dims, batch: o.Batch}
+	g := &graph{path: path, inputs: sp.inputs, output: output, batch: o.Batch}
 	if sp.batch > 0 {
 		g.batch, g.fixed = sp.batch, true
 	}
@@ -81,7 +81,7 @@ func (n *Net) run(ctx context.Context, g *graph, dst [][]float64, r rows) error 
 			return fmt.Errorf("onnxmodel: model %s: %w", g.path, err)
 		}
 		b := min(step, count-start)
-		if err := g.chunk(ctx, dst, r, start, b); err != nil {
+		if err := n.chunk(ctx, g, dst, r, start, b); err != nil {
 			return err
 		}
 	}
@@ -157,14 +157,14 @@ func checkValues(name string, rows [][]float64, n, c, h, w int) error {
 
 // chunk runs rows start..start+b-1 through g, padded to the fixed batch with
 // copies of the last row, and writes the outputs to dst.
-func (g *graph) chunk(ctx context.Context, dst [][]float64, r rows, start, b int) error {
+func (n *Net) chunk(ctx context.Context, g *graph, dst [][]float64, r rows, start, b int) error {
 	feed := b
 	if g.fixed {
 		feed = g.batch
 	}
 	// row maps a position in the chunk to a row of the call.
 	row := func(i int) int { return start + min(i, b-1) }
-	d := g.dims
+	d := n.shape
 	plane := d.h * d.w
 	images := func(src [][]float64, c int) onnxrt.Tensor {
 		buf := make([]float32, 0, feed*c*plane)

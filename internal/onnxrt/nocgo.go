@@ -19,7 +19,7 @@ type Session struct{}
 
 // NewSession fails with ErrNoCgo in a build without cgo.
 func NewSession(path string, inputs, outputs []string, o Options) (*Session, error) {
-	if err := checkProvider(o.Provider); err != nil {
+	if err := CheckProvider(o.Provider); err != nil {
 		return nil, err
 	}
 	return nil, ErrNoCgo

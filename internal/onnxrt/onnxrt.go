@@ -184,7 +184,9 @@ func (t Tensor) check(name string) error {
 	return nil
 }
 
-func checkProvider(p string) error {
+// CheckProvider says what is wrong with p as Options.Provider: it must be
+// CPU, CUDA, Auto or "".
+func CheckProvider(p string) error {
 	switch p {
 	case "", CPU, CUDA, Auto:
 		return nil

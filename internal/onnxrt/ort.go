@@ -120,7 +120,7 @@ type Session struct {
 // GPU build of ONNX Runtime, no GPU) leaves the session on the CPU, with the
 // reason kept in Fallback; under CUDA it is an error.
 func NewSession(path string, inputs, outputs []string, o Options) (*Session, error) {
-	if err := checkProvider(o.Provider); err != nil {
+	if err := CheckProvider(o.Provider); err != nil {
 		return nil, err
 	}
 	if o.Threads < 0 {
