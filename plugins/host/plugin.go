@@ -117,7 +117,7 @@ func Open(path string, cfg Config) (*Plugin, error) {
 	r, err := p.rpc.Info(ctx, &pb.Empty{})
 	if err != nil {
 		p.Close()
-		return nil, p.errorf("Info: %v", describe(err))
+		return nil, p.errorf("Info: %v", Describe(err))
 	}
 	p.info = sdk.InfoFromProto(r)
 	if p.info.Name == "" {
@@ -372,14 +372,11 @@ func (p *Plugin) Solve(ctx context.Context, dst [][]float64, prob sdk.Problem, m
 			defer func() { stopServe(); <-done }()
 		}
 	}
-	var timedOut atomic.Bool
-	if p.cfg.Timeout > 0 {
-		timer := time.AfterFunc(p.cfg.Timeout, func() { timedOut.Store(true); cancel() })
-		defer timer.Stop()
-	}
+	timer := StartCallTimer(p.cfg.Timeout, cancel)
+	defer timer.Stop()
 	resp, err := p.rpc.Solve(callCtx, req)
 	if err != nil {
-		return p.failed(ctx, timedOut.Load(), err)
+		return p.failed(ctx, timer.TimedOut(), err)
 	}
 	got, err := se.rows(resp.Samples, d)
 	if err != nil {
@@ -404,39 +401,97 @@ func (p *Plugin) Solve(ctx context.Context, dst [][]float64, prob sdk.Problem, m
 // failed explains a failed Solve call, killing the process where it died
 // or hung.
 func (p *Plugin) failed(ctx context.Context, timedOut bool, err error) error {
-	switch {
-	case timedOut:
-		p.client.Kill()
+	c := Call{What: "Solve", Timeout: p.cfg.Timeout, Restart: "restarted on the next call"}
+	msg, gone := c.Failed(ctx, p.client, timedOut, err)
+	if gone {
 		p.client = nil
-		return p.errorf("no answer within the %v timeout (hung?); killed, restarted on the next call", p.cfg.Timeout)
-	case ctx.Err() != nil:
-		// The caller gave up (Ctrl-C): not the plugin's fault, but what it
-		// was doing is abandoned.
-		p.client.Kill()
-		p.client = nil
-		return p.errorf("Solve cancelled: %v", ctx.Err())
-	case p.client.Exited():
-		p.client = nil
-		return p.errorf("the process died during Solve (%v); restarted on the next call", describe(err))
 	}
-	if s, ok := status.FromError(err); ok && s.Code() == codes.Unavailable {
-		// The connection broke: usually the process is dying, which
-		// go-plugin notices a moment later.
-		for deadline := time.Now().Add(2 * time.Second); !p.client.Exited() && time.Now().Before(deadline); {
-			time.Sleep(10 * time.Millisecond)
-		}
-		exited := p.client.Exited()
-		p.client.Kill()
-		p.client = nil
-		if exited {
-			return p.errorf("the process died during Solve (%v); restarted on the next call", s.Message())
-		}
-		return p.errorf("connection lost during Solve (%v); killed, restarted on the next call", s.Message())
-	}
-	return p.errorf("Solve failed: %v", describe(err))
+	return p.errorf("%s", msg)
 }
 
-func describe(err error) string {
+// CallTimer is the host's own timeout of one call to a plugin process. It
+// is a timer of the host, not a gRPC deadline: a deadline travels to the
+// plugin, whose server may give up a moment before the host does, and the
+// hang would pass for an ordinary error.
+type CallTimer struct {
+	timer    *time.Timer
+	timedOut atomic.Bool
+}
+
+// StartCallTimer calls cancel, the cancellation of the call's context, once
+// timeout has passed; timeout ≤ 0: never.
+func StartCallTimer(timeout time.Duration, cancel context.CancelFunc) *CallTimer {
+	t := &CallTimer{}
+	if timeout > 0 {
+		t.timer = time.AfterFunc(timeout, func() { t.timedOut.Store(true); cancel() })
+	}
+	return t
+}
+
+// Stop stops the timer.
+func (t *CallTimer) Stop() {
+	if t.timer != nil {
+		t.timer.Stop()
+	}
+}
+
+// TimedOut says whether the timeout passed and cancelled the call.
+func (t *CallTimer) TimedOut() bool { return t.timedOut.Load() }
+
+// Call names a call to a plugin process for Failed.
+type Call struct {
+	What    string        // the call, "Solve"
+	Timeout time.Duration // the timeout it ran under
+	Restart string        // what becomes of a process killed or dead: "restarted on the next call"
+}
+
+// Failed explains err, the failure of the call to the process of client,
+// with ctx the caller's context and timedOut from its CallTimer: a hung
+// process (timed out) or an abandoned one (ctx cancelled) is killed, a
+// process that died or whose connection broke is told apart from one that
+// merely answered with an error. gone says that the process was killed or
+// has exited: the caller must drop client. client nil: the process called
+// is no longer the current one; nothing is killed, and only timeouts and
+// cancellations are told apart from ordinary errors. The message does not
+// name the plugin.
+func (c Call) Failed(ctx context.Context, client *plugin.Client, timedOut bool, err error) (msg string, gone bool) {
+	kill := func() {
+		if client != nil {
+			client.Kill()
+		}
+	}
+	switch {
+	case timedOut:
+		kill()
+		return fmt.Sprintf("no answer within the %v timeout (hung?); killed, %s", c.Timeout, c.Restart), true
+	case ctx.Err() != nil:
+		// The caller gave up (Ctrl-C, or the solver failed or was stopped):
+		// not the plugin's fault, but what it was doing is abandoned with
+		// its process.
+		kill()
+		return fmt.Sprintf("%s cancelled: %v", c.What, ctx.Err()), true
+	case client != nil && client.Exited():
+		return fmt.Sprintf("the process died during %s (%v); %s", c.What, Describe(err), c.Restart), true
+	}
+	if s, ok := status.FromError(err); ok && s.Code() == codes.Unavailable && client != nil {
+		// The connection broke: usually the process is dying, which
+		// go-plugin notices a moment later.
+		for deadline := time.Now().Add(2 * time.Second); !client.Exited() && time.Now().Before(deadline); {
+			time.Sleep(10 * time.Millisecond)
+		}
+		exited := client.Exited()
+		kill()
+		if exited {
+			return fmt.Sprintf("the process died during %s (%v); %s", c.What, s.Message(), c.Restart), true
+		}
+		return fmt.Sprintf("connection lost during %s (%v); killed, %s", c.What, s.Message(), c.Restart), true
+	}
+	return fmt.Sprintf("%s failed: %v", c.What, Describe(err)), false
+}
+
+// Describe is the message of err: a gRPC status's own message, without its
+// code, or err's text.
+func Describe(err error) string {
 	if s, ok := status.FromError(err); ok {
 		return s.Message()
 	}

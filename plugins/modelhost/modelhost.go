@@ -178,7 +178,7 @@ func (p *Plugin) start() error {
 		if s, ok := status.FromError(err); ok && s.Code() == codes.Unimplemented {
 			return p.errorf("not a model plugin: it does not serve %s (a solver plugin?)", pb.ModelPlugin_ServiceDesc.ServiceName)
 		}
-		return p.errorf("Info: %v%s", describe(err), stderr.Explain())
+		return p.errorf("Info: %v%s", host.Describe(err), stderr.Explain())
 	}
 	info, err := infoFrom(r)
 	if err != nil {
@@ -240,13 +240,6 @@ func (clientPlugin) GRPCServer(*plugin.GRPCBroker, *grpc.Server) error {
 
 func (clientPlugin) GRPCClient(_ context.Context, _ *plugin.GRPCBroker, c *grpc.ClientConn) (any, error) {
 	return pb.NewModelPluginClient(c), nil
-}
-
-func describe(err error) string {
-	if s, ok := status.FromError(err); ok {
-		return s.Message()
-	}
-	return err.Error()
 }
 
 // Info returns what the plugin serves, as it said at start.
@@ -325,57 +318,37 @@ func (p *Plugin) live(gen uint64) (pb.ModelPluginClient, uint64, error) {
 func (p *Plugin) call(ctx context.Context, gen uint64, what string, f func(ctx context.Context) error) error {
 	callCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	var timedOut atomic.Bool
-	if p.cfg.CallTimeout > 0 {
-		// The host's own timer, not a gRPC deadline: a deadline travels to
-		// the plugin, which may give up a moment before the host does, and
-		// the hang would pass for an ordinary error.
-		t := time.AfterFunc(p.cfg.CallTimeout, func() { timedOut.Store(true); cancel() })
-		defer t.Stop()
-	}
+	t := host.StartCallTimer(p.cfg.CallTimeout, cancel)
+	defer t.Stop()
 	err := f(callCtx)
 	if err == nil {
 		return nil
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	// Only the process of generation gen is killed or dropped: a newer one
+	// was not the one called.
 	current := p.client != nil && p.gen == gen
-	kill := func() {
-		if current {
-			p.client.Kill()
-			p.client = nil
-		}
+	var client *plugin.Client
+	if current {
+		client = p.client
+	}
+	timedOut := t.TimedOut()
+	c := host.Call{What: what, Timeout: p.cfg.CallTimeout, Restart: "restarted for the next batch"}
+	msg, gone := c.Failed(ctx, client, timedOut, err)
+	if gone && current {
+		p.client = nil
 	}
 	switch {
-	case timedOut.Load():
-		kill()
-		return p.errorf("%s: no answer within the %v timeout (hung?); killed, restarted for the next batch", what, p.cfg.CallTimeout)
-	case ctx.Err() != nil:
-		// The caller gave up (the solver failed or was stopped): what the
-		// plugin was doing is abandoned with its process.
-		kill()
-		return p.errorf("%s cancelled: %v", what, ctx.Err())
-	case current && p.client.Exited():
-		p.client = nil
-		return p.errorf("the process died during %s (%v); restarted for the next batch", what, describe(err))
-	}
-	if s, ok := status.FromError(err); ok && s.Code() == codes.Unavailable && current {
-		// The connection broke: usually the process is dying, which
-		// go-plugin notices a moment later.
-		for deadline := time.Now().Add(2 * time.Second); !p.client.Exited() && time.Now().Before(deadline); {
-			time.Sleep(10 * time.Millisecond)
-		}
-		exited := p.client.Exited()
-		kill()
-		if exited {
-			return p.errorf("the process died during %s (%v); restarted for the next batch", what, s.Message())
-		}
-		return p.errorf("connection lost during %s (%v); killed, restarted for the next batch", what, s.Message())
+	case timedOut:
+		return p.errorf("%s: %s", what, msg)
+	case gone:
+		return p.errorf("%s", msg)
 	}
 	if _, ok := status.FromError(err); !ok {
 		return p.errorf("%s: %v", what, err) // the host's own check of the answer
 	}
-	return p.errorf("%s failed: %v", what, describe(err))
+	return p.errorf("%s", msg)
 }
 
 // Bind binds the plugin to one problem and returns its Model: the calls of

@@ -182,7 +182,7 @@ class _Solver(pbg.SolverServicer):
         except Exception as e:
             # The call fails, the process lives on: the host records the
             # batch as failed and goes on with the next.
-            failure = _describe(name, e)
+            failure = _describe("solver", name, e)
             _proc.log("ERROR", "solver %s: %s" % (name, traceback.format_exc()))
         finally:
             _handles._call.region = None
@@ -199,9 +199,9 @@ class _Solver(pbg.SolverServicer):
         return pb.SolveResponse(samples=encode(out))
 
 
-def _describe(name, e):
-    """The error of a solver's exception: its type, message and the line
-    of the solver's code that raised it."""
+def _describe(kind, name, e):
+    """The error of a plugin's exception: its type, message and the line of
+    the plugin's code that raised it; kind is "solver" or "model"."""
     where = ""
     tb = traceback.extract_tb(e.__traceback__)
     if tb:
@@ -210,7 +210,7 @@ def _describe(name, e):
     msg = str(e)
     if len(msg) > 2000:
         msg = msg[:2000] + "…"
-    return "solver %s raised %s: %s%s" % (name, type(e).__name__, msg, where)
+    return "%s %s raised %s: %s%s" % (kind, name, type(e).__name__, msg, where)
 
 
 def _watch_parent():

@@ -120,18 +120,6 @@ class Problem:
     condition: Optional[np.ndarray]  # [2d] when ModelInfo.condition
 
 
-def _describe(name, e):
-    where = ""
-    tb = traceback.extract_tb(e.__traceback__)
-    if tb:
-        f = tb[-1]
-        where = " (at %s:%d in %s)" % (f.filename.rsplit("/", 1)[-1], f.lineno, f.name)
-    msg = str(e)
-    if len(msg) > 2000:
-        msg = msg[:2000] + "…"
-    return "model %s raised %s: %s%s" % (name, type(e).__name__, msg, where)
-
-
 def _want(n, d, shape):
     if len(shape) <= 1:
         return "(%d, %d)" % (n, d)
@@ -209,7 +197,7 @@ class _ModelServicer(pbg.ModelPluginServicer):
             bound = self.impl.bind(prob)
         except Exception as e:
             _proc.log("ERROR", "model %s: bind: %s" % (self.info.name, traceback.format_exc()))
-            context.abort(grpc.StatusCode.UNKNOWN, _describe(self.info.name, e))
+            context.abort(grpc.StatusCode.UNKNOWN, _serve._describe("model", self.info.name, e))
         with self._lock:
             self._sessions[prob.session] = bound
         return pb.Empty()
@@ -252,7 +240,7 @@ class _ModelServicer(pbg.ModelPluginServicer):
             copy_into(out, f(*args), self.info.shape, "%s.%s" % (name, method))
         except Exception as e:
             _proc.log("ERROR", "model %s: %s: %s" % (name, method, traceback.format_exc()))
-            context.abort(grpc.StatusCode.UNKNOWN, _describe(name, e))
+            context.abort(grpc.StatusCode.UNKNOWN, _serve._describe("model", name, e))
         if req.HasField("out"):
             return pb.OpResponse(y=shm_tensor(req.out.offset, n, self.d))
         return pb.OpResponse(y=encode(out))
