@@ -23,6 +23,7 @@ import (
 	"github.com/ipbench/ipbench/harness/train"
 	"github.com/ipbench/ipbench/harness/unet"
 	"github.com/ipbench/ipbench/metrics/fidelity"
+	"github.com/ipbench/ipbench/plugins/sdk"
 	"github.com/ipbench/ipbench/reports/plot"
 )
 
@@ -82,23 +83,22 @@ func addTrainFlags(fs *flag.FlagSet, kind string) *trainFlags {
 // trainRecordFile is what train.json says: enough to tell what the weights
 // are and how they were made.
 type trainRecordFile struct {
-	Kind         string          `json:"kind"`
-	Objective    string          `json:"objective"`
-	Architecture unet.Config     `json:"architecture"`
-	Parameters   int             `json:"parameters"`
-	Settings     train.Settings  `json:"settings"`
-	Data         []trainData     `json:"data"`
-	Init         string          `json:"init,omitempty"`
-	Steps        int             `json:"steps"`
-	Seconds      float64         `json:"seconds"` // wall time of all the sessions of the run
-	FinalLoss    float64         `json:"final_loss"`
-	Weights      string          `json:"weights"`
-	WeightsSHA   string          `json:"weights_sha256"`
-	HeldOut      []heldOutPSNR   `json:"held_out_psnr,omitempty"`
-	Machine      string          `json:"machine"`
-	Command      []string        `json:"command"`
-	Resumed      []int           `json:"resumed_at,omitempty"`
-	Extra        json.RawMessage `json:"extra,omitempty"`
+	Kind         string         `json:"kind"`
+	Objective    string         `json:"objective"`
+	Architecture unet.Config    `json:"architecture"`
+	Parameters   int            `json:"parameters"`
+	Settings     train.Settings `json:"settings"`
+	Data         []trainData    `json:"data"`
+	Init         string         `json:"init,omitempty"`
+	Steps        int            `json:"steps"`
+	Seconds      float64        `json:"seconds"` // wall time of all the sessions of the run
+	FinalLoss    float64        `json:"final_loss"`
+	Weights      string         `json:"weights"`
+	WeightsSHA   string         `json:"weights_sha256"`
+	HeldOut      []heldOutPSNR  `json:"held_out_psnr,omitempty"`
+	Machine      string         `json:"machine"`
+	Command      []string       `json:"command"`
+	Resumed      []int          `json:"resumed_at,omitempty"`
 }
 
 type trainData struct {
@@ -146,17 +146,8 @@ func trainRun(ctx context.Context, kind string, f *trainFlags, stdout, stderr io
 	if err != nil {
 		return asInput(err)
 	}
-	noise := f.noise
-	images := train.Images{Shape: shape, X: data, Flip: true}
-	var obj interface {
-		train.Objective
-		String() string
-	}
 	var measured train.Measured
-	switch kind {
-	case "denoiser":
-		obj = train.Denoising{Data: images, Noise: noise}
-	default:
+	if kind != "denoiser" {
 		if measured, err = measuredOf(f.tasks, f.sigmaY, shape); err != nil {
 			return asInput(err)
 		}
@@ -164,12 +155,8 @@ func trainRun(ctx context.Context, kind string, f *trainFlags, stdout, stderr io
 		if measured.Labelled {
 			cfg.Labels = len(netmodel.Tasks)
 		}
-		if kind == "eps" {
-			obj = train.Posterior{Data: images, Noise: noise, Measured: measured}
-		} else {
-			obj = train.Restoring{Data: images, Noise: noise, Measured: measured}
-		}
 	}
+	obj := objectiveOf(kind, train.Images{Shape: shape, X: data, Flip: true}, f.noise, measured)
 	s := f.s
 	s.Objective = kind + ": " + obj.String()
 	if err := s.Validate(); err != nil {
@@ -236,8 +223,12 @@ func trainRun(ctx context.Context, kind string, f *trainFlags, stdout, stderr io
 		copy(p.Value, st.EMA[i])
 	}
 	rec.FinalLoss = meanTail(st.Losses, 100)
-	if f.evalImages > 0 {
-		held, _, err := loadImages(f.data, 0, f.holdout, f.res)
+	switch {
+	case f.evalImages > 0 && f.holdout == 0:
+		// Limit 0 would read every image: the training set itself.
+		fmt.Fprintln(stderr, "no held-out images (--holdout 0): the record has no held-out PSNR")
+	case f.evalImages > 0:
+		held, _, err := loadImages(f.data, 0, min(f.holdout, f.evalImages), f.res)
 		if err != nil {
 			return err
 		}
@@ -325,9 +316,6 @@ func loadImages(dirs []string, offset, limit, res int) ([][]float64, []trainData
 		if err != nil {
 			return nil, nil, err
 		}
-		if fo.Len() == 0 {
-			return nil, nil, fmt.Errorf("%s: no images after the first %d", dir, offset)
-		}
 		imgs, err := fo.LoadAll()
 		if err != nil {
 			return nil, nil, err
@@ -357,6 +345,22 @@ func trainParams(ps []unet.Param) []train.Param {
 	return out
 }
 
+// objectiveOf is the training objective of a kind of network: denoising
+// for a denoiser, the posterior (EPS) or restoring objective on m for the
+// others.
+func objectiveOf(kind string, data train.Images, noise train.EDM, m train.Measured) interface {
+	train.Objective
+	String() string
+} {
+	switch kind {
+	case "eps":
+		return train.Posterior{Data: data, Noise: noise, Measured: m}
+	case "restorer":
+		return train.Restoring{Data: data, Noise: noise, Measured: m}
+	}
+	return train.Denoising{Data: data, Noise: noise}
+}
+
 // heldOut measures the network's PSNR on held-out images at a few noise
 // levels (per task for a conditional network): the numbers of the model
 // card.
@@ -366,28 +370,18 @@ func heldOut(ctx context.Context, net *unet.Net, kind string, held [][]float64, 
 	if kind != "denoiser" {
 		tasks = m.Tasks
 	}
+	data := train.Images{Shape: shape, X: held}
+	dst := sdk.NewRows(len(held), shape.Len())
 	for _, t := range tasks {
+		one := train.Measured{Tasks: []task.Resolved{t}, Labelled: m.Labelled, SigmaY: m.SigmaY}
 		for _, sigma := range []float64{0.05, 0.2, 0.5, 1, 2, 5} {
-			data := train.Images{Shape: shape, X: held}
-			fixed := train.EDM{PMean: math.Log(sigma), SigmaData: 0.5}
-			var obj train.Objective = train.Denoising{Data: data, Noise: fixed}
-			one := train.Measured{Tasks: []task.Resolved{t}, Labelled: m.Labelled, SigmaY: m.SigmaY}
-			switch kind {
-			case "eps":
-				obj = train.Posterior{Data: data, Noise: fixed, Measured: one}
-			case "restorer":
-				obj = train.Restoring{Data: data, Noise: fixed, Measured: one}
-			}
+			obj := objectiveOf(kind, data, train.EDM{PMean: math.Log(sigma), SigmaData: 0.5}, one)
 			var b train.Batch
 			rng := rand.New(rand.NewPCG(uint64(1000*sigma), 77))
 			sum, in, n := 0.0, 0.0, 0
 			for range draws {
 				if err := obj.Draw(&b, len(held), rng); err != nil {
 					return nil, err
-				}
-				dst := make([][]float64, len(b.X))
-				for i := range dst {
-					dst[i] = make([]float64, len(b.X[i]))
 				}
 				if err := net.Denoise(ctx, dst, b.X, b.Cond, b.Sigma, b.Labels); err != nil {
 					return nil, err
@@ -539,7 +533,7 @@ func card(r trainRecordFile) string {
 	if len(r.HeldOut) > 0 {
 		fmt.Fprintf(&b, "Held-out denoising: PSNR (dB, [0, 1] range) of the network's output and of its input, by noise level σ ([-1, 1] units), over %d (held-out image, noise draw) pairs", r.HeldOut[0].N)
 		if r.Kind != "denoiser" {
-			b.WriteString(" (the input is x_σ for a restorer, the pivot μ* for EPS; σ_y = 0.05)")
+			b.WriteString(" (the input is x_σ for a restorer, the pivot μ* for EPS, at the objective's σ_y)")
 		}
 		b.WriteString(":\n\n| task | σ | output | input |\n|---|---:|---:|---:|\n")
 		for _, h := range r.HeldOut {
