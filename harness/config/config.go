@@ -25,6 +25,7 @@ import (
 
 	"github.com/ipbench/ipbench/harness/operator"
 	"github.com/ipbench/ipbench/harness/task"
+	"github.com/ipbench/ipbench/internal/filehash"
 )
 
 // Config is a benchmark run.
@@ -252,17 +253,10 @@ func (m *Model) checkPlugin() error {
 // pinnedSHA256 returns the SHA-256 of the file at path, refusing it when
 // pin is given and differs; what names the file in the errors.
 func pinnedSHA256(what, path, pin string) (string, error) {
-	// Streamed: a network's weights can be large.
-	h := sha256.New()
-	f, err := os.Open(path)
-	if err == nil {
-		_, err = io.Copy(h, f)
-		f.Close()
-	}
+	got, err := filehash.SHA256(path)
 	if err != nil {
 		return "", fmt.Errorf("%s: %s is not a readable file", what, path)
 	}
-	got := hex.EncodeToString(h.Sum(nil))
 	if pin != "" && !strings.EqualFold(pin, got) {
 		return "", fmt.Errorf("%s: %s has SHA-256 %s, not the pinned %s", what, path, got, pin)
 	}

@@ -1,15 +1,13 @@
 package onnxmodel
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"slices"
 	"sync"
 
+	"github.com/ipbench/ipbench/internal/filehash"
 	"github.com/ipbench/ipbench/internal/onnxrt"
 )
 
@@ -191,43 +189,23 @@ func checkOptions(o Options) error {
 	return nil
 }
 
-// openFile opens path for reading, refusing a directory, so that a missing,
-// unreadable or wrong file gets a plainer error than ONNX Runtime's.
-func openFile(path string) (*os.File, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	if st, err := f.Stat(); err != nil {
-		f.Close()
-		return nil, err
-	} else if st.IsDir() {
-		f.Close()
-		return nil, errors.New("is a directory, not an .onnx file")
-	}
-	return f, nil
-}
-
-// checkFile says what is wrong with path as a model file, without reading it.
+// checkFile says what is wrong with path as a model file (missing,
+// unreadable, a directory) without reading it, with a plainer error than
+// ONNX Runtime's.
 func checkFile(path string) error {
-	f, err := openFile(path)
+	f, err := os.Open(path)
 	if err != nil {
 		return err
 	}
-	return f.Close()
-}
-
-func fileSHA256(path string) (string, error) {
-	f, err := openFile(path)
-	if err != nil {
-		return "", err
-	}
 	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return "", err
+	st, err := f.Stat()
+	if err != nil {
+		return err
 	}
-	return hex.EncodeToString(h.Sum(nil)), nil
+	if st.IsDir() {
+		return errors.New("is a directory, not an .onnx file")
+	}
+	return nil
 }
 
 // spec is what check learnt from a file's declarations.
@@ -434,14 +412,14 @@ func (n *Net) Provider() string { return n.den.sess.Provider() }
 // the files at the call (Open does not hash them), so it digests them as
 // they are on disk then.
 func (n *Net) SHA256() (string, error) {
-	sum, err := fileSHA256(n.path)
+	sum, err := filehash.SHA256(n.path)
 	if err != nil {
 		return "", fmt.Errorf("onnxmodel: model %s: %w", n.path, err)
 	}
 	if n.vjpPath == "" {
 		return sum, nil
 	}
-	v, err := fileSHA256(n.vjpPath)
+	v, err := filehash.SHA256(n.vjpPath)
 	if err != nil {
 		return "", fmt.Errorf("onnxmodel: VJP model %s (for %s): %w", n.vjpPath, n.path, err)
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/ipbench/ipbench/harness/operator"
 	"github.com/ipbench/ipbench/harness/problem"
 	"github.com/ipbench/ipbench/harness/seed"
+	"github.com/ipbench/ipbench/internal/filehash"
 	"github.com/ipbench/ipbench/plugins/host/internal/echo"
 	"github.com/ipbench/ipbench/plugins/plugintest"
 	"github.com/ipbench/ipbench/plugins/sdk"
@@ -203,7 +204,7 @@ func TestChecksumPin(t *testing.T) {
 	if _, err := Open(path, cfg); err == nil || !strings.Contains(err.Error(), "does not match the pinned") {
 		t.Errorf("pinned mismatch: %v", err)
 	}
-	sum, err := fileSHA256(path)
+	sum, err := filehash.SHA256(path)
 	if err != nil {
 		t.Fatal(err)
 	}

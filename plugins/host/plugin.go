@@ -32,6 +32,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/ipbench/ipbench/harness/operator"
+	"github.com/ipbench/ipbench/internal/filehash"
 	pb "github.com/ipbench/ipbench/plugins/proto"
 	"github.com/ipbench/ipbench/plugins/sdk"
 	"github.com/ipbench/ipbench/plugins/wire"
@@ -145,7 +146,7 @@ func Executable(path, pin string) (string, error) {
 	if !st.Mode().IsRegular() || st.Mode().Perm()&0o111 == 0 {
 		return "", errors.New("not an executable file")
 	}
-	sum, err := fileSHA256(path)
+	sum, err := filehash.SHA256(path)
 	if err != nil {
 		return "", err
 	}
@@ -153,19 +154,6 @@ func Executable(path, pin string) (string, error) {
 		return "", fmt.Errorf("SHA-256 %s does not match the pinned %s; not started", sum, pin)
 	}
 	return sum, nil
-}
-
-func fileSHA256(path string) (string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return "", err
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
 // start launches the process; p.mu is held or p is not yet shared.
